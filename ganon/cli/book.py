@@ -1,0 +1,101 @@
+"""``ganon book run|build|all``: execute the section notebooks under a profile and build the Jupyter Book."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+
+from ganon import book
+
+logger = logging.getLogger(__name__)
+
+book_app = typer.Typer(
+    help="Execute the book's notebooks under a profile (papermill) and build the HTML (Jupyter Book 1).",
+    no_args_is_help=True,
+)
+
+_ROOT = typer.Option(None, "--root", help="Book root (holds _config.yml and _toc.yml); default: found upward from here.")
+_PROFILE = typer.Option("smoke", "--profile", "-p", help="Profile name in profiles/ or a YAML path.")
+_ONLY = typer.Option(None, "--only", help="Run only this notebook (stem or unique prefix); repeatable.")
+_FORCE = typer.Option(False, "--force", help="Rerun even when the inputs did not change.")
+_KEEP_GOING = typer.Option(False, "--keep-going", help="After a failing notebook, run the others too.")
+_DATA_DIR = typer.Option(None, "--data-dir", help="Overrides the profile's data_dir (also $GANON_DATA_DIR).")
+_RESULTS_DIR = typer.Option(None, "--results-dir", help="Where notebooks write tables; default runs/book/<profile>/results.")
+_TIMEOUT = typer.Option(None, "--cell-timeout", help="Seconds one cell may run (default: no limit).")
+_ALLOW_FAILED = typer.Option(False, "--allow-failed", help="Build even if a notebook's last run failed.")
+
+
+def _root(root: Path | None) -> Path:
+    try:
+        return book.find_root(root or Path.cwd())
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(root: Path, profile: str, only: list[str] | None, force: bool, keep_going: bool,
+         data_dir: Path | None, results_dir: Path | None, cell_timeout: int | None) -> None:
+    try:
+        summary = book.run_book(root=root, profile=profile, only=only or (), force=force,
+                                keep_going=keep_going, data_dir=data_dir, results_dir=results_dir,
+                                cell_timeout=cell_timeout)
+    except (book.BookRunError, book.ProfileError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    for result in summary.results:
+        wall = f"{result.wall_s:.1f} s" if result.wall_s is not None else "-"
+        typer.echo(f"{result.stem:<28} {result.status:<8} {wall:>10}  {result.reason}")
+    typer.echo(f"run record: {summary.record}")
+
+
+def _build(root: Path, allow_failed: bool) -> None:
+    try:
+        index = book.build_book(root=root, allow_failed=allow_failed)
+    except book.BookBuildError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"book: {index}")
+
+
+@book_app.command("run")
+def run(
+    profile: str = _PROFILE,
+    only: list[str] | None = _ONLY,
+    force: bool = _FORCE,
+    keep_going: bool = _KEEP_GOING,
+    data_dir: Path | None = _DATA_DIR,
+    results_dir: Path | None = _RESULTS_DIR,
+    cell_timeout: int | None = _TIMEOUT,
+    root: Path | None = _ROOT,
+) -> None:
+    """Execute the notebooks listed in _toc.yml into book/generated/, skipping unchanged ones."""
+    _run(_root(root), profile, only, force, keep_going, data_dir, results_dir, cell_timeout)
+
+
+@book_app.command("build")
+def build(root: Path | None = _ROOT, allow_failed: bool = _ALLOW_FAILED) -> None:
+    """jupyter-book build --all -W --keep-going -n; any warning fails the build."""
+    _build(_root(root), allow_failed)
+
+
+@book_app.command("all")
+def run_and_build(
+    profile: str = _PROFILE,
+    only: list[str] | None = _ONLY,
+    force: bool = _FORCE,
+    keep_going: bool = _KEEP_GOING,
+    data_dir: Path | None = _DATA_DIR,
+    results_dir: Path | None = _RESULTS_DIR,
+    cell_timeout: int | None = _TIMEOUT,
+    root: Path | None = _ROOT,
+) -> None:
+    """`run` then `build`."""
+    folder = _root(root)
+    _run(folder, profile, only, force, keep_going, data_dir, results_dir, cell_timeout)
+    _build(folder, allow_failed=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(book_app, name="book")

@@ -1,0 +1,190 @@
+"""The paper's evaluation figures, each drawn from a tidy DataFrame into a new matplotlib Figure.
+
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot state) inside a seaborn style
+context, so calling them changes no global settings; save with ``fig.savefig(path)``. The same
+functions draw the paper's own numbers (``paper_table``) or ours, so both can be shown side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+__all__ = [
+    "attribute_removal_bars",
+    "confusion_grid",
+    "identity_distance_bars",
+    "mean_distance_bars",
+]
+
+STYLE = "whitegrid"
+#: One colour per method, shared by all figures so a method keeps its colour across the book.
+METHOD_COLOURS: dict[str, str] = {
+    "GANonymization": "#1b9e77",
+    "DeepPrivacy2": "#d95f02",
+    "CIAGAN": "#7570b3",
+    "Original": "#666666",
+    "Pixelation": "#e6ab02",
+    "Blur": "#66a61e",
+}
+
+
+def _first_seen(values: pd.Series) -> list[str]:
+    return list(dict.fromkeys(values.astype(str)))
+
+
+def _palette(levels: Sequence[str]) -> dict[str, str]:
+    fallback = sns.color_palette("colorblind", len(levels))
+    return {level: METHOD_COLOURS.get(level, fallback[i]) for i, level in enumerate(levels)}
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the table lacks columns {missing}; it has {list(frame.columns)}")
+
+
+def mean_distance_bars(
+    table: pd.DataFrame,
+    *,
+    value: str = "mean_probability_distance",
+    x: str = "emotion",
+    hue: str = "method",
+    panel: str = "dataset",
+    errorbar: object = None,
+    panel_width: float = 4.2,
+) -> Figure:
+    """Figure 7: grouped bars of the mean probability distance per emotion and method, one panel per
+    dataset (lower is better). ``table`` may hold means (Table 2) or per-image distances, which
+    seaborn averages; ``errorbar`` (e.g. ``("se", 1)``) adds error bars to the latter."""
+    _require(table, [value, x, hue, panel])
+    panels, methods = _first_seen(table[panel]), _first_seen(table[hue])
+    palette = _palette(methods)
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(panel_width * len(panels), 3.8), layout="constrained")
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        for ax, name in zip(axes, panels):
+            data = table[table[panel].astype(str) == name]
+            sns.barplot(data=data, x=x, y=value, hue=hue, order=_first_seen(data[x]), hue_order=methods,
+                        palette=palette, errorbar=errorbar, ax=ax)  # fmt: skip
+            ax.set_title(name)
+            ax.set_xlabel("")
+            ax.tick_params(axis="x", labelrotation=45)
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        axes[0].set_ylabel("mean probability distance")
+        handles = [_patch(palette[m]) for m in methods]
+        fig.legend(handles, methods, loc="outside upper center", ncols=len(methods), frameon=False)
+    return fig
+
+
+def _patch(colour: str) -> object:
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=colour)
+
+
+def attribute_removal_bars(
+    table: pd.DataFrame,
+    *,
+    value: str = "removed_fraction",
+    label: str = "attribute",
+    percent: bool = True,
+    sort: bool = True,
+) -> Figure:
+    """Figure 9: horizontal bars of how often each CelebA attribute is removed, largest on top."""
+    _require(table, [value, label])
+    data = table.sort_values(value, ascending=False, kind="stable") if sort else table
+    scale = 100.0 if percent else 1.0
+    values = data[value].to_numpy(dtype=float) * scale
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(6.5, 0.22 * len(data) + 1.2), layout="constrained")
+        ax = fig.subplots()
+        positions = np.arange(len(data))
+        ax.barh(positions, values, color=METHOD_COLOURS["GANonymization"])
+        ax.set_yticks(positions, data[label].astype(str).tolist())
+        ax.invert_yaxis()
+        ax.set_xlim(0, scale)
+        ax.set_xlabel("removed (%)" if percent else "removed fraction")
+        ax.set_ylabel("")
+    return fig
+
+
+def confusion_grid(
+    confusions: pd.DataFrame,
+    *,
+    rows: str = "dataset",
+    cols: str = "train_data",
+    true: str = "true",
+    predicted: str = "predicted",
+    value: str = "value",
+    fmt: str = ".2f",
+    cell_size: float = 2.8,
+) -> Figure:
+    """Figure 10: a grid of confusion matrices, one per dataset (row) and training data (column).
+
+    ``confusions`` is long form (``metrics.confusion(..., tidy=True)`` plus ``rows``/``cols``
+    columns); label order is first-seen per row. Missing combinations leave an empty panel.
+    """
+    _require(confusions, [rows, cols, true, predicted, value])
+    row_names, col_names = _first_seen(confusions[rows]), _first_seen(confusions[cols])
+    vmax = float(confusions[value].max()) if len(confusions) else 1.0
+    with sns.axes_style("white"):
+        fig = Figure(figsize=(cell_size * len(col_names), cell_size * len(row_names)), layout="constrained")
+        axes = fig.subplots(len(row_names), len(col_names), squeeze=False)
+        for i, row_name in enumerate(row_names):
+            in_row = confusions[confusions[rows].astype(str) == row_name]
+            labels = list(dict.fromkeys([*in_row[true].astype(str), *in_row[predicted].astype(str)]))
+            for j, col_name in enumerate(col_names):
+                ax = axes[i, j]
+                cell = in_row[in_row[cols].astype(str) == col_name]
+                if cell.empty:
+                    ax.set_axis_off()
+                    continue
+                cell = cell.assign(**{true: cell[true].astype(str), predicted: cell[predicted].astype(str)})
+                matrix = (cell.pivot_table(index=true, columns=predicted, values=value, aggfunc="sum")
+                          .reindex(index=labels, columns=labels).fillna(0.0))  # fmt: skip
+                sns.heatmap(matrix, ax=ax, annot=len(labels) <= 8, fmt=fmt, cbar=False, vmin=0.0, vmax=vmax,
+                            cmap="Blues", square=True, annot_kws={"fontsize": 6})  # fmt: skip
+                ax.set_title(f"{row_name} / {col_name}", fontsize=9)
+                ax.set_xlabel("predicted" if i == len(row_names) - 1 else "")
+                ax.set_ylabel("true" if j == 0 else "")
+                ax.tick_params(labelsize=6)
+    return fig
+
+
+def identity_distance_bars(
+    table: pd.DataFrame,
+    *,
+    value: str = "cosine_distance",
+    label: str = "label",
+    threshold: float = 0.3,
+) -> Figure:
+    """Table 1 as bars: mean identity (cosine) distance per method with the re-identification
+    threshold as a dashed line; bars above it (not re-identified on average) are drawn solid."""
+    if label not in table.columns and {"method", "kernel"} <= set(table.columns):
+        kernels = table["kernel"].astype(object).where(table["kernel"].notna(), "")
+        table = table.assign(**{label: [f"{m} {k}".strip() for m, k in zip(table["method"], kernels)]})
+    _require(table, [value, label])
+    values = table[value].to_numpy(dtype=float)
+    names = table[label].astype(str).tolist()
+    methods = table["method"].astype(str).tolist() if "method" in table.columns else names
+    palette = _palette(list(dict.fromkeys(methods)))
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(max(4.0, 0.8 * len(names) + 1.5), 3.6), layout="constrained")
+        ax = fig.subplots()
+        positions = np.arange(len(names))
+        colours = [palette[m] for m in methods]
+        bars = ax.bar(positions, values, color=colours, edgecolor="black", linewidth=0.6)
+        for bar, v in zip(bars, values):
+            bar.set_alpha(1.0 if v > threshold else 0.45)
+        ax.axhline(threshold, color="black", linestyle="--", linewidth=1.0, label=f"threshold {threshold:g}")
+        ax.set_xticks(positions, names, rotation=45, ha="right")
+        ax.set_ylabel("mean cosine distance")
+        ax.set_ylim(0, max(1.0, float(np.nanmax(values)) * 1.05) if len(values) else 1.0)
+        ax.legend(loc="upper left", frameon=False)
+    return fig

@@ -1,0 +1,202 @@
+"""The whole inference chain on one photo: faces -> landmarks -> synthesized faces -> output.
+
+``Anonymizer`` loads every model once and anonymizes in-memory images; ``ganon.pipeline.files``
+runs it over files and folders. Privacy fails closed: a detected face that cannot be re-synthesized
+is obscured (or the image fails), never left as it was, and every such case is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ganon.backends.detectors import Detector, build_detector
+from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
+from ganon.pipeline.extract import AlignConfig, extract_faces
+from ganon.pipeline.landmarks import FaceMesh, render_landmarks
+from ganon.pipeline.segment import face_outline_mask
+from ganon.pipeline.synthesize import Synthesizer
+from ganon.types import AlignedFace, Landmarks
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["composite", "crops"]
+OnMiss = Literal["blur", "average", "error"]
+OnNoFace = Literal["skip", "copy", "error"]
+
+
+@dataclass(frozen=True)
+class AnonymizeConfig:
+    """Every knob of ``ganon anonymize``; ``paper()`` gives the paper's crops-only output."""
+
+    mode: Mode = "composite"
+    detector: str = "retinaface-mobilenet"
+    detector_threshold: float = 0.9
+    align: AlignConfig = field(default_factory=AlignConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    on_miss: OnMiss = "blur"  # a detected face without landmarks
+    on_no_face: OnNoFace = "skip"  # an image in which no face is found
+    min_face: int = 0  # ignore detections whose longer box side is below this many pixels (0: keep all)
+
+    @classmethod
+    def paper(cls) -> "AnonymizeConfig":
+        return cls(mode="crops", detector="retinaface-resnet50", align=AlignConfig.paper(), on_miss="average")
+
+
+class FaceMissError(RuntimeError):
+    """A detected face yielded no landmarks and the policy is ``error``."""
+
+
+@dataclass(frozen=True)
+class FaceOutcome:
+    """What happened to one detected face."""
+
+    index: int
+    score: float
+    box: tuple[float, float, float, float]
+    status: Literal["anonymized", "obscured", "average"]
+    reason: str = ""
+
+
+@dataclass
+class FaceStages:
+    """Every intermediate picture of one face, for the book and ``ganon stages``."""
+
+    aligned: AlignedFace
+    landmarks: Landmarks | None
+    canvas: np.ndarray | None  # landmark rendering at the generator's resolution
+    synthesized: np.ndarray | None  # generator output at its resolution
+    outline: np.ndarray | None  # region replaced in the photo, on the generator's grid
+
+
+@dataclass
+class ImageResult:
+    """The anonymized photo (composite mode) or one crop per face (crops mode), plus outcomes."""
+
+    faces: list[FaceOutcome]
+    composite: np.ndarray | None = None
+    crops: list[np.ndarray] = field(default_factory=list)
+    stages: list[FaceStages] = field(default_factory=list)
+
+    @property
+    def found(self) -> int:
+        return len(self.faces)
+
+    @property
+    def anonymized(self) -> int:
+        return sum(f.status == "anonymized" for f in self.faces)
+
+
+class Anonymizer:
+    """Detector, face mesh and generator loaded once; ``__call__`` anonymizes one RGB image."""
+
+    def __init__(self, synthesizer: Synthesizer, config: AnonymizeConfig = AnonymizeConfig(), *,
+                 detector: Detector | None = None) -> None:
+        self.config = config
+        self.synthesizer = synthesizer
+        self.detector = detector or build_detector(config.detector, score_threshold=config.detector_threshold)
+        self.mesh = FaceMesh()
+
+    @classmethod
+    def from_weights(cls, weights: str | Path, config: AnonymizeConfig = AnonymizeConfig(), *,
+                     device: str = "auto", batch_size: int = 8) -> "Anonymizer":
+        from ganon.weights import resolve_weights
+
+        path = resolve_weights(weights)
+        return cls(Synthesizer.from_file(path, device=device, batch_size=batch_size), config)
+
+    def with_config(self, **changes: object) -> "Anonymizer":
+        """Same loaded models, different settings (cheap: nothing is reloaded)."""
+        clone = object.__new__(Anonymizer)
+        clone.__dict__.update(self.__dict__)
+        clone.config = replace(self.config, **changes)
+        return clone
+
+    def faces(self, image: np.ndarray) -> list[AlignedFace]:
+        faces = extract_faces(image, self.detector, self.config.align)
+        if self.config.min_face:
+            faces = [f for f in faces if max(f.detection.width, f.detection.height) >= self.config.min_face]
+        return faces
+
+    def stages(self, image: np.ndarray) -> list[FaceStages]:
+        """Run 3.1-3.4 on every face and keep each intermediate picture."""
+        resolution = self.synthesizer.resolution
+        style = self.synthesizer.render_style
+        stages: list[FaceStages] = []
+        for face in self.faces(image):
+            marks = self.mesh(face.image)
+            canvas = outline = None
+            if marks is not None:
+                canvas = render_landmarks(marks, size=resolution, style=style)
+                outline = face_outline_mask(marks, resolution)
+            elif self.config.on_miss == "average":
+                # The authors' behaviour: an empty canvas, i.e. the generator's "average face".
+                canvas = np.zeros((resolution, resolution, 3), dtype=np.uint8)
+                outline = _ellipse_in_valid(face, resolution)
+            stages.append(FaceStages(aligned=face, landmarks=marks, canvas=canvas, synthesized=None,
+                                     outline=outline))
+        todo = [s for s in stages if s.canvas is not None]
+        for stage, out in zip(todo, self.synthesizer([s.canvas for s in todo])):
+            stage.synthesized = out
+        return stages
+
+    def __call__(self, image: np.ndarray, *, keep_stages: bool = False) -> ImageResult:
+        stages = self.stages(image)
+        outcomes: list[FaceOutcome] = []
+        composite = image.copy() if self.config.mode == "composite" else None
+        crops: list[np.ndarray] = []
+        for index, stage in enumerate(stages):
+            det = stage.aligned.detection
+            box = tuple(float(v) for v in det.box)
+            if stage.synthesized is None:
+                if self.config.on_miss == "error":
+                    raise FaceMissError(f"face {index} (box {np.round(box).astype(int).tolist()}): "
+                                        "no landmarks found, and --on-miss is 'error'")
+                reason = "no landmarks found; face obscured (pixelated and blurred)"
+                outcomes.append(FaceOutcome(index, det.score, box, "obscured", reason))
+                if composite is not None:
+                    composite = obscure_region(composite, det)
+                else:
+                    crops.append(_obscured_crop(stage.aligned))
+                continue
+            status = "anonymized" if stage.landmarks is not None else "average"
+            reason = "" if status == "anonymized" else "no landmarks found; replaced by the generator's average face"
+            outcomes.append(FaceOutcome(index, det.score, box, status, reason))
+            if composite is not None:
+                composite = paste_back(composite, stage.synthesized, stage.aligned, stage.outline, self.config.blend)
+            else:
+                crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))
+        return ImageResult(faces=outcomes, composite=composite, crops=crops,
+                           stages=stages if keep_stages else [])
+
+
+def _to_canvas_size(face: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    if face.shape[0] == size:
+        return face
+    return cv2.resize(face, (size, size), interpolation=cv2.INTER_LANCZOS4)
+
+
+def _obscured_crop(face: AlignedFace) -> np.ndarray:
+    import cv2
+
+    small = cv2.resize(face.image, (8, 8), interpolation=cv2.INTER_AREA)
+    coarse = cv2.resize(small, (face.size, face.size), interpolation=cv2.INTER_NEAREST)
+    return cv2.GaussianBlur(coarse, (0, 0), face.size * 0.05)
+
+
+def _ellipse_in_valid(face: AlignedFace, size: int) -> np.ndarray:
+    import cv2
+
+    ys, xs = np.nonzero(face.valid)
+    scale = size / face.size
+    mask = np.zeros((size, size), dtype=np.uint8)
+    centre = (int((xs.min() + xs.max()) / 2 * scale), int((ys.min() + ys.max()) / 2 * scale))
+    axes = (int((xs.max() - xs.min()) / 2 * scale * 0.8), int((ys.max() - ys.min()) / 2 * scale * 0.9))
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
+    return mask.astype(np.float32)
