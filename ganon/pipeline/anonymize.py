@@ -8,6 +8,7 @@ is obscured (or the image fails), never left as it was, and every such case is r
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -102,7 +103,7 @@ class Anonymizer:
         self.mesh = FaceMesh()
 
     @classmethod
-    def from_weights(cls, weights: str | Path, config: AnonymizeConfig = AnonymizeConfig(), *,
+    def from_weights(cls, weights: str | Path | None, config: AnonymizeConfig = AnonymizeConfig(), *,
                      device: str = "auto", batch_size: int = 8) -> "Anonymizer":
         from ganon.weights import resolve_weights
 
@@ -122,8 +123,8 @@ class Anonymizer:
             faces = [f for f in faces if max(f.detection.width, f.detection.height) >= self.config.min_face]
         return faces
 
-    def stages(self, image: np.ndarray) -> list[FaceStages]:
-        """Run 3.1-3.4 on every face and keep each intermediate picture."""
+    def prepare(self, image: np.ndarray) -> list[FaceStages]:
+        """Sections 3.1 and 3.3 on every face: aligned crop, landmarks and the generator's input canvas."""
         resolution = self.synthesizer.resolution
         style = self.synthesizer.render_style
         stages: list[FaceStages] = []
@@ -139,13 +140,26 @@ class Anonymizer:
                 outline = _ellipse_in_valid(face, resolution)
             stages.append(FaceStages(aligned=face, landmarks=marks, canvas=canvas, synthesized=None,
                                      outline=outline))
-        todo = [s for s in stages if s.canvas is not None]
+        return stages
+
+    def synthesize(self, stages: Sequence[FaceStages]) -> None:
+        """Section 3.4 for every prepared face in ``stages`` (of any number of photos), in batches."""
+        todo = [s for s in stages if s.canvas is not None and s.synthesized is None]
         for stage, out in zip(todo, self.synthesizer([s.canvas for s in todo])):
             stage.synthesized = out
+
+    def stages(self, image: np.ndarray) -> list[FaceStages]:
+        """Run 3.1-3.4 on every face and keep each intermediate picture."""
+        stages = self.prepare(image)
+        self.synthesize(stages)
         return stages
 
     def __call__(self, image: np.ndarray, *, keep_stages: bool = False) -> ImageResult:
-        stages = self.stages(image)
+        """Anonymize every face of one RGB photo."""
+        return self.assemble(image, self.stages(image), keep_stages=keep_stages)
+
+    def assemble(self, image: np.ndarray, stages: list[FaceStages], *, keep_stages: bool = False) -> ImageResult:
+        """Put synthesized faces back (composite) or collect them (crops); obscure faces that have none."""
         outcomes: list[FaceOutcome] = []
         composite = image.copy() if self.config.mode == "composite" else None
         crops: list[np.ndarray] = []
@@ -172,6 +186,26 @@ class Anonymizer:
                 crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))
         return ImageResult(faces=outcomes, composite=composite, crops=crops,
                            stages=stages if keep_stages else [])
+
+
+def anonymize(
+    image: np.ndarray | str | Path,
+    *,
+    weights: str | Path | None = None,
+    device: str = "auto",
+    **options: object,
+) -> ImageResult:
+    """Anonymize one photo (RGB array or file) in a single call; ``options`` are ``AnonymizeConfig`` fields.
+
+    Loads the models on every call: for many photos build one ``Anonymizer`` and call it instead.
+    Example: ``ganon.anonymize("photo.jpg").composite``.
+    """
+    if not isinstance(image, np.ndarray):
+        from ganon.imageio import read_image
+
+        image = read_image(image).rgb
+    config = AnonymizeConfig(**options)  # type: ignore[arg-type]
+    return Anonymizer.from_weights(weights, config, device=device)(image)
 
 
 def _to_canvas_size(face: np.ndarray, size: int) -> np.ndarray:

@@ -10,6 +10,7 @@ Coordinates follow MediaPipe's drawing utility: x*W and y*H floored, points outs
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 
@@ -19,6 +20,9 @@ from ganon.registry import Registry
 from ganon.types import Landmarks
 
 logger = logging.getLogger(__name__)
+
+# MediaPipe's C++ side logs through glog to stderr before Python logging is set up; keep it to errors.
+os.environ.setdefault("GLOG_minloglevel", "2")
 
 N_LANDMARKS = 478
 

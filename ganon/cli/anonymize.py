@@ -1,0 +1,105 @@
+"""``ganon anonymize INPUT... --out DIR``: the paper's pipeline on your own photos."""
+
+from __future__ import annotations
+
+import logging
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from ganon.batch import BatchReport, PlanError, plan_outputs
+from ganon.weights import WeightsNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+class ModeChoice(str, Enum):
+    composite = "composite"
+    crops = "crops"
+
+
+class MissChoice(str, Enum):
+    blur = "blur"
+    average = "average"
+    error = "error"
+
+
+class NoFaceChoice(str, Enum):
+    skip = "skip"
+    copy = "copy"
+    error = "error"
+
+
+def anonymize(
+    inputs: list[Path] = typer.Argument(..., metavar="INPUT...", help="Photos and folders (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; it mirrors the input tree."),
+    mode: ModeChoice = typer.Option(
+        ModeChoice.composite, "--mode",
+        help="composite: faces replaced inside the photo (same size). crops: one 512x512 face per "
+             "detected face, the paper's output."),
+    weights: str | None = typer.Option(
+        None, "--weights", "-w",
+        help="Generator: a .safetensors/.ckpt path or a shipped model name (default: the shipped model)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per generator batch."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the per-file report here."),
+    on_miss: MissChoice = typer.Option(
+        MissChoice.blur, "--on-miss",
+        help="A detected face without landmarks: blur (pixelate + blur it), average (the generator's "
+             "face from an empty canvas, as the authors did) or error (fail the file, write nothing)."),
+    on_no_face: NoFaceChoice = typer.Option(
+        NoFaceChoice.skip, "--on-no-face",
+        help="A photo without faces: skip (write nothing), copy (write it unchanged) or error."),
+    detector: str = typer.Option("retinaface-mobilenet", "--detector", help="Face detector backend."),
+    threshold: float = typer.Option(0.9, "--threshold", min=0.0, max=1.0, help="Detector score threshold."),
+    min_face: int = typer.Option(0, "--min-face", min=0, help="Ignore faces smaller than this many pixels."),
+    suffix: str | None = typer.Option(None, "--suffix", help="Output format for composites, e.g. .png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (never inputs)."),
+    progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+) -> None:
+    """Replace every face in the given photos by a synthesized one with the same expression."""
+    from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
+    from ganon.pipeline.files import WriteOptions, anonymize_files
+
+    try:
+        jobs = plan_outputs(inputs, out, suffix=suffix)
+    except (PlanError, OSError) as error:
+        _fail(error)
+    if not jobs:
+        _fail(f"no images found in {', '.join(str(p) for p in inputs)}")
+    config = AnonymizeConfig(mode=mode.value, detector=detector, detector_threshold=threshold,
+                             on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face)
+    try:
+        anonymizer = Anonymizer.from_weights(weights, config, device=device, batch_size=batch_size)
+    except (WeightsNotFoundError, ValueError, RuntimeError, OSError) as error:
+        _fail(error)
+    out.mkdir(parents=True, exist_ok=True)
+    results = anonymize_files(anonymizer, jobs, options=WriteOptions(overwrite=overwrite), progress=progress)
+    report = BatchReport.from_results(results, settings={
+        "mode": mode.value, "weights": str(anonymizer.synthesizer.source),
+        "weights_sha256": anonymizer.synthesizer.sha256, "device": str(anonymizer.synthesizer.device),
+        "detector": detector, "threshold": threshold, "on_miss": on_miss.value,
+        "on_no_face": on_no_face.value, "render_style": anonymizer.synthesizer.render_style,
+    })
+    for result in results:
+        if result.status in {"failed", "partial"}:
+            typer.echo(f"error: {result.source}: {result.reason}", err=True)
+    if json_path is not None:
+        try:
+            report.to_json(json_path)
+        except OSError as error:
+            typer.echo(f"error: cannot write the report {json_path}: {error}", err=True)
+            raise typer.Exit(code=1) from None
+    typer.echo(report.summary())
+    typer.echo(f"outputs in {out}")
+    raise typer.Exit(code=report.exit_code())
+
+
+def _fail(error: BaseException | str) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(code=2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("anonymize")(anonymize)
