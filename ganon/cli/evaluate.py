@@ -1,8 +1,9 @@
 """``ganon evaluate``: the paper's evaluations (Section 4) from the command line.
 
 ``identity`` measures how far anonymized faces moved from their originals (Table 1); ``baseline``
-writes a folder anonymized with one of Table 1's classical baselines. Other evaluations add their
-commands to ``evaluate_app``.
+writes a folder anonymized with one of Table 1's classical baselines; ``emotion`` measures how much
+of the expression survives (Tables 2 and 3, Figure 7); ``attributes`` which attributes are removed
+(Table 6, Figure 9, and Table 5's report when labels are given).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 evaluate_app = typer.Typer(
     name="evaluate",
-    help="The paper's evaluations: identity distances (Table 1), baselines, and more.",
+    help="The paper's evaluations: identity (Table 1), baselines, emotion (Tables 2-3), attributes (Table 6).",
     no_args_is_help=True,
 )
 
@@ -144,6 +145,179 @@ def baseline(
     typer.echo(f"{name}: {len(jobs) - failures} of {len(jobs)} images written to {out}")
     if failures:
         raise typer.Exit(code=1)
+
+
+def _method_pairs(original: Path, specs: list[str]) -> dict:
+    """``NAME=DIR`` specs -> method -> Pairing; a clear exit on a missing folder or a method without pairs."""
+    from ganon.evaluation.identity import pair_by_relative_path
+    from ganon.evaluation.paired import parse_method_dirs
+
+    if not original.is_dir():
+        raise _fail(f"{original}: not a folder (--original)")
+    try:
+        folders = parse_method_dirs(specs)
+    except ValueError as error:
+        raise _fail(f"--anonymized {error}") from None
+    pairs = {}
+    for method, folder in folders.items():
+        if not folder.is_dir():
+            raise _fail(f"{folder}: not a folder (--anonymized {method}={folder})")
+        try:
+            pairing = pair_by_relative_path(original, folder)
+        except (OSError, ValueError) as error:
+            raise _fail(error) from None
+        if not pairing.pairs:
+            raise _fail(f"{folder}: no image shares a relative path (without suffix) with {original}")
+        pairs[method] = pairing
+    return pairs
+
+
+def _claim_outputs(out: Path, names: list[str], overwrite: bool) -> dict[str, Path]:
+    """Output paths in ``out``; refuses to replace any of them unless ``overwrite``."""
+    paths = {name: out / name for name in names}
+    existing = [p for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise _fail(f"{existing[0]}: exists; refusing to overwrite (use --overwrite)")
+    out.mkdir(parents=True, exist_ok=True)
+    for path in existing:
+        path.unlink()
+    return paths
+
+
+def _classifier(spec: str, registry: object, checkpoint_name: str, role: str) -> object:
+    """A registered model by name, or the paper's ConvNeXt from a ganon classifier checkpoint file."""
+    from ganon.registry import Registry
+
+    assert isinstance(registry, Registry)
+    path = Path(spec).expanduser()
+    try:
+        if path.is_file():
+            return registry.get(checkpoint_name)(checkpoint=path)
+        if spec in registry and spec != checkpoint_name:
+            return registry.get(spec)()
+    except (OSError, ImportError, ValueError, TypeError) as error:
+        raise _fail(f"{spec}: cannot load the {role} model ({error})") from None
+    names = ", ".join(n for n in registry.names() if n != checkpoint_name)
+    raise _fail(f"{spec}: neither a {role} model name ({names}) nor a classifier checkpoint file")
+
+
+@evaluate_app.command("emotion")
+def emotion(
+    original: Path = typer.Option(..., "--original", help="Folder of original face crops (walked recursively)."),
+    anonymized: list[str] = typer.Option(
+        ..., "--anonymized", help="NAME=DIR: a method's anonymized crops at the same relative paths; repeatable."
+    ),
+    model: str = typer.Option("fer", "--model", "-m", help="Emotion model: fer (offline) or a ConvNeXt checkpoint."),
+    dataset: str = typer.Option("samples", "--dataset", help="Dataset name written into the tables."),
+    reference: str = typer.Option(
+        "GANonymization", "--reference", help="The method the others are tested against (Table 3)."
+    ),
+    face_check: str | None = typer.Option(
+        None, "--face-check", help="Record whether a detector finds a face: haar (fer's) or dlib-hog."
+    ),
+    drop_no_face: bool = typer.Option(
+        False, "--drop-no-face", help="Leave out pairs where --face-check finds no face on either side."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the CSV files and figure7.png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace earlier outputs in --out."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Emotion probability distances (Table 2), Shapiro-Wilk, Wilcoxon tests (Table 3) and Figure 7."""
+    from ganon.backends.emotion import EMOTION_MODELS
+    from ganon.evaluation.expression import ExpressionEvaluation
+
+    pairs = _method_pairs(original, anonymized)
+    classifier = _classifier(model, EMOTION_MODELS, "convnext", "emotion")
+    try:
+        evaluation = ExpressionEvaluation(classifier, dataset=dataset, reference=reference, face_check=face_check,
+                                          drop_no_face=drop_no_face, progress=progress)  # fmt: skip
+        result = evaluation.run(pairs)
+    except (UnknownNameError, ValueError, OSError) as error:
+        raise _fail(error) from None
+    names = ["distances.csv", "images.csv", "counts.csv", "table2.csv", "normality.csv", "figure7.png"]
+    testable = reference in pairs and len(pairs) > 1
+    paths = _claim_outputs(out, names + (["table3.csv"] if testable else []), overwrite)
+    result.distances.to_csv(paths["distances.csv"], index=False)
+    result.images.to_csv(paths["images.csv"], index=False)
+    result.counts().to_csv(paths["counts.csv"], index=False)
+    table2 = result.table2()
+    table2.to_csv(paths["table2.csv"], index=False)
+    result.normality().to_csv(paths["normality.csv"], index=False)
+    result.figure7().savefig(paths["figure7.png"], dpi=120)
+    if testable:
+        result.table3().to_csv(paths["table3.csv"], index=False)
+    else:
+        typer.echo(f"note: no Table 3: it needs --reference {reference!r} and at least one other method", err=True)
+    typer.echo(result.counts().to_string(index=False))
+    typer.echo(table2.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    typer.echo(f"written to {out}")
+
+
+@evaluate_app.command("attributes")
+def attributes(
+    original: Path = typer.Option(..., "--original", help="Folder of original face crops (walked recursively)."),
+    anonymized: list[str] = typer.Option(
+        ..., "--anonymized", help="NAME=DIR: a method's anonymized crops at the same relative paths; repeatable."
+    ),
+    model: str = typer.Option(
+        "age-gender", "--model", "-m", help="Attribute model: age-gender (offline) or a CelebA ConvNeXt checkpoint."
+    ),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="CSV with image_id and one 0/1 column per attribute: adds table5.csv."
+    ),
+    threshold: float = typer.Option(0.5, "--threshold", help="An attribute is present above this probability."),
+    figure_method: str | None = typer.Option(
+        None, "--figure-method", help="Method drawn in figure9.png (default: the first --anonymized)."
+    ),
+    face_check: str | None = typer.Option(
+        None, "--face-check", help="Record whether a detector finds a face: dlib-hog (age-gender's) or haar."
+    ),
+    drop_no_face: bool = typer.Option(
+        False, "--drop-no-face", help="Leave out pairs where --face-check finds no face on either side."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder for the CSV files and figure9.png."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace earlier outputs in --out."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Fraction of detected attributes removed by each method (Table 6, Figure 9); Table 5 with --labels."""
+    import pandas as pd
+
+    from ganon.backends.attributes import ATTRIBUTE_MODELS
+    from ganon.evaluation.attribute_removal import AttributeRemovalEvaluation
+
+    pairs = _method_pairs(original, anonymized)
+    label_table = None
+    if labels is not None:
+        if not labels.is_file():
+            raise _fail(f"{labels}: no such file (--labels)")
+        label_table = pd.read_csv(labels, dtype={"image_id": str})
+        if "image_id" not in label_table.columns:
+            raise _fail(f"{labels}: needs an image_id column, has {list(label_table.columns)}")
+        label_table = label_table.set_index("image_id")
+    shown = figure_method or next(iter(pairs))
+    if shown not in pairs:
+        raise _fail(f"--figure-method {shown!r} is not among {list(pairs)}")
+    classifier = _classifier(model, ATTRIBUTE_MODELS, "celeba-convnext", "attribute")
+    try:
+        evaluation = AttributeRemovalEvaluation(classifier, threshold=threshold, face_check=face_check,
+                                                drop_no_face=drop_no_face, progress=progress)  # fmt: skip
+        result = evaluation.run(pairs)
+        report = result.report(label_table) if label_table is not None else None
+    except (UnknownNameError, KeyError, ValueError, OSError) as error:
+        raise _fail(error) from None
+    names = ["predictions.csv", "images.csv", "counts.csv", "table6.csv", "figure9.png"]
+    paths = _claim_outputs(out, names + (["table5.csv"] if report is not None else []), overwrite)
+    result.predictions.to_csv(paths["predictions.csv"], index=False)
+    result.images.to_csv(paths["images.csv"], index=False)
+    result.counts().to_csv(paths["counts.csv"], index=False)
+    removal = result.removal()
+    removal.to_csv(paths["table6.csv"], index=False)
+    result.figure9(shown).savefig(paths["figure9.png"], dpi=120)
+    if report is not None:
+        report.to_csv(paths["table5.csv"], index=False)
+    typer.echo(result.counts().to_string(index=False))
+    typer.echo(removal.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    typer.echo(f"written to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,7 @@ class _Pending:
     job: Job
     image: LoadedImage
     stages: list[FaceStages]
-    started: float
+    seconds: float  # time spent on this file so far (its share of batched work included)
 
 
 def anonymize_files(
@@ -83,7 +83,7 @@ def _run(anonymizer: Anonymizer, jobs: Sequence[Job], options: WriteOptions) -> 
             yield index, FileResult.failure(job.source, f"{type(error).__name__}: {error}",
                                             seconds=time.perf_counter() - started)
             continue
-        pending.append((index, _Pending(job, image, stages, started)))
+        pending.append((index, _Pending(job, image, stages, time.perf_counter() - started)))
         if sum(len(p.stages) for _, p in pending) >= batch_faces:
             yield from _flush(anonymizer, pending, options)
             pending = []
@@ -92,21 +92,25 @@ def _run(anonymizer: Anonymizer, jobs: Sequence[Job], options: WriteOptions) -> 
 
 def _flush(anonymizer: Anonymizer, pending: list[tuple[int, _Pending]],
            options: WriteOptions) -> Iterable[tuple[int, FileResult]]:
+    started = time.perf_counter()
     anonymizer.synthesize([stage for _, item in pending for stage in item.stages])
+    per_face = (time.perf_counter() - started) / max(1, sum(len(item.stages) for _, item in pending))
     for index, item in pending:
+        started = time.perf_counter()
+        item.seconds += per_face * len(item.stages)
         try:
-            result = _finish(anonymizer, item, options)
+            result = _finish(anonymizer, item, options, started)
         except Exception as error:  # e.g. a full disk: report this file, keep going
             logger.debug("finishing failed", exc_info=True)
             result = FileResult.failure(item.job.source, f"{type(error).__name__}: {error}",
-                                        seconds=time.perf_counter() - item.started)
+                                        seconds=item.seconds + time.perf_counter() - started)
         yield index, result
 
 
-def _finish(anonymizer: Anonymizer, item: _Pending, options: WriteOptions) -> FileResult:
+def _finish(anonymizer: Anonymizer, item: _Pending, options: WriteOptions, started: float) -> FileResult:
     job, image = item.job, item.image
     config = anonymizer.config
-    seconds = lambda: time.perf_counter() - item.started  # noqa: E731
+    seconds = lambda: item.seconds + time.perf_counter() - started  # noqa: E731
     if not item.stages:
         if config.on_no_face == "error":
             return FileResult.failure(job.source, "no face found (--on-no-face error)", seconds=seconds())
