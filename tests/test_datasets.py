@@ -196,7 +196,7 @@ BUILDERS = {"wider-face": make_wider, "affectnet": make_affectnet, "ckplus": mak
 
 
 def test_every_manifest_has_a_registered_reader() -> None:
-    assert DATASETS.names() == ["affectnet", "celeba", "ckplus", "faces", "wider-face"]
+    assert DATASETS.names() == ["affectnet", "celeba", "ckplus", "faces", "samples", "wider-face"]
     for name in DATASETS.names():
         assert load_dataset(name).reader == name == DATASETS.get(name).name
 
