@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-models_app = typer.Typer(name="models", help="Generator weights: init, info, export-onnx.", no_args_is_help=True)
+models_app = typer.Typer(name="models", help="Generator weights: init, info, export-onnx, quality.", no_args_is_help=True)
 
 
 def _fail(error: BaseException | str) -> None:
