@@ -36,7 +36,7 @@ device = "cpu"
 seed = 0
 dataset = "samples"
 models = {"detector": "retinaface-mobilenet", "segmenter": "mediapipe-head", "landmark_style": "authors",
-          "generator": "tiny-64", "identity": "dlib", "emotion": "fer", "attributes": "age-gender"}
+          "generator": "ganon-synth-128", "identity": "dlib", "emotion": "fer", "attributes": "age-gender"}
 sizes = {"image_size": 256, "max_images": 8, "batch_size": 4, "gan_epochs": 1,
          "classifier_max_epochs": 1, "num_workers": 0}
 datasets = {}  # paper profile: name -> {"manifest": ..., "data_dir": ...}

@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import torch
 
-__all__ = ["RunRecord", "SampleGrid", "batches_done", "environment", "package_versions"]
+__all__ = ["PeriodicCheckpoint", "RunRecord", "SampleGrid", "batches_done", "environment", "package_versions"]
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +160,34 @@ class RunRecord(L.Callback):
     def on_train_end(self, trainer, module) -> None:
         self.record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.write(trainer)
+
+
+class PeriodicCheckpoint(L.Callback):
+    """Write ``last.ckpt`` every ``minutes`` of training (atomically), so a killed run loses little.
+
+    Lightning's ``ModelCheckpoint(train_time_interval=...)`` never fires under manual optimisation,
+    which the GAN module uses; this callback does the one thing we need from it.
+    """
+
+    def __init__(self, path: Path, *, minutes: float) -> None:
+        self.path = Path(path)
+        self.seconds = minutes * 60.0
+        self._last = time.monotonic()
+
+    def on_train_start(self, trainer, module) -> None:
+        self._last = time.monotonic()
+
+    def save(self, trainer: L.Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            tmp.replace(self.path)
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        due = time.monotonic() - self._last >= self.seconds
+        if trainer.world_size > 1:  # every rank must take the same decision (saving synchronises)
+            due = trainer.strategy.broadcast(due)
+        if due:
+            self.save(trainer)

@@ -19,11 +19,10 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from ganon.training.callbacks import RunRecord, SampleGrid, batches_done, environment
+from ganon.training.callbacks import PeriodicCheckpoint, RunRecord, SampleGrid, batches_done, environment
 from ganon.training.config import TrainConfig
 from ganon.training.pairs import PairDataset, pair_rows
 from ganon.training.pix2pix import Pix2Pix
@@ -197,9 +196,7 @@ def fit(
     }
     steps_per_epoch = max(1, len(train_loader))
     callbacks = [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=1,
-                        train_time_interval=timedelta(minutes=config.checkpoint_minutes),
-                        auto_insert_metric_name=False),
+        PeriodicCheckpoint(ckpt_dir / LAST, minutes=config.checkpoint_minutes),
         SampleGrid(run / "samples", every=config.sample_every),
         RunRecord(run / RUN_FILE, record, every=max(10, min(200, config.sample_every))),
     ]
