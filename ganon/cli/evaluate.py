@@ -1,7 +1,8 @@
 """``ganon evaluate``: the paper's evaluations (Section 4) from the command line.
 
 ``identity`` measures how far anonymized faces moved from their originals (Table 1); ``baseline``
-writes a folder anonymized with one of Table 1's classical baselines; ``emotion`` measures how much
+writes a folder anonymized with one of Table 1's classical baselines; ``crops`` writes paired face
+crops (original, GANonymization, baselines) for the next two; ``emotion`` measures how much
 of the expression survives (Tables 2 and 3, Figure 7); ``attributes`` which attributes are removed
 (Table 6, Figure 9, and Table 5's report when labels are given).
 """
@@ -9,6 +10,7 @@ of the expression survives (Tables 2 and 3, Figure 7); ``attributes`` which attr
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -147,6 +149,67 @@ def baseline(
         raise typer.Exit(code=1)
 
 
+@evaluate_app.command("crops")
+def crops(
+    inputs: list[Path] = typer.Argument(..., help="Photos or folders of photos (walked recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="New folder: original/, ganonymization/, one per baseline."),
+    weights: str = typer.Option(..., "--weights", "-w", help="Generator weights (path or shipped model name)."),
+    baseline: list[str] | None = typer.Option(
+        None, "--baseline", "-b", help="Also apply a baseline to each original crop, e.g. blur-9x9; repeatable."
+    ),
+    size: int = typer.Option(256, "--size", min=16, help="Side of the aligned face crops in pixels."),
+    on_miss: str = typer.Option(
+        "average", "--on-miss", help="Face without landmarks: average (the paper's generator input) or blur."
+    ),
+    max_images: int | None = typer.Option(None, "--max-images", min=1, help="Only the first N photos (sorted)."),
+    device: str = typer.Option("cpu", "--device", help="torch device of the generator."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Faces per generator batch."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder this command wrote before."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Paired face crops (original, GANonymization, baselines) for the emotion and attribute evaluations.
+
+    Each detected face is aligned once and written as the original crop, as GANonymization's crop and
+    as each --baseline applied to the original crop, all at the same relative path.
+    """
+    from ganon.evaluation.baselines import build_baseline
+    from ganon.evaluation.identity import list_images
+    from ganon.evaluation.paired import write_paired_crops
+    from ganon.imageio import IMAGE_SUFFIXES
+    from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
+    from ganon.pipeline.extract import AlignConfig
+    from ganon.weights import WeightsNotFoundError
+
+    images: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            images.extend(list_images(item))
+        elif item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(item)
+        else:
+            raise _fail(f"{item}: neither an image file nor a folder")
+    images = sorted(dict.fromkeys(images))[:max_images]
+    # Face ids are paths relative to the folder that holds every input (a given folder itself if only one).
+    root = Path(os.path.commonpath([str((i if i.is_dir() else i.parent).resolve()) for i in inputs]))
+    if not images:
+        raise _fail(f"no images in {', '.join(str(i) for i in inputs)}")
+    if on_miss not in ("average", "blur"):
+        raise _fail(f"--on-miss must be average or blur, got {on_miss!r}")
+    try:
+        methods = {name: build_baseline(name) for name in (baseline or [])}
+        config = AnonymizeConfig(mode="crops", align=AlignConfig(size=size), on_miss=on_miss)  # type: ignore[arg-type]
+        anonymizer = Anonymizer.from_weights(weights, config, device=device, batch_size=batch_size)
+        result = write_paired_crops(images, anonymizer, out, baselines=methods, root=root, overwrite=overwrite,
+                                    progress=progress)  # fmt: skip
+    except (UnknownNameError, WeightsNotFoundError, FileExistsError, OSError, ValueError) as error:
+        raise _fail(error) from None
+    counts = result.faces["status"].value_counts().to_dict()
+    typer.echo(f"{len(images)} photos, {sum(result.faces['image_id'].notna())} faces "
+               f"({', '.join(f'{k} {v}' for k, v in counts.items())})")  # fmt: skip
+    for name, folder in {"Original": result.original, **result.methods}.items():
+        typer.echo(f"  {name}: {folder}")
+
+
 def _method_pairs(original: Path, specs: list[str]) -> dict:
     """``NAME=DIR`` specs -> method -> Pairing; a clear exit on a missing folder or a method without pairs."""
     from ganon.evaluation.identity import pair_by_relative_path
@@ -198,7 +261,7 @@ def _classifier(spec: str, registry: object, checkpoint_name: str, role: str) ->
     except (OSError, ImportError, ValueError, TypeError) as error:
         raise _fail(f"{spec}: cannot load the {role} model ({error})") from None
     names = ", ".join(n for n in registry.names() if n != checkpoint_name)
-    raise _fail(f"{spec}: neither a {role} model name ({names}) nor a classifier checkpoint file")
+    raise _fail(f"{spec}: neither the name of a {role} model ({names}) nor a classifier checkpoint file")
 
 
 @evaluate_app.command("emotion")
