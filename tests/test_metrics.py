@@ -169,3 +169,10 @@ def test_confusion_counts_normalised_and_tidy() -> None:
     assert list(long.columns) == ["true", "predicted", "value"]
     assert long.set_index(["true", "predicted"])["value"].to_dict() == {
         ("a", "a"): 0, ("a", "b"): 1, ("b", "a"): 0, ("b", "b"): 1}  # fmt: skip
+
+
+def test_report_of_a_single_attribute_column_describes_the_attribute_not_its_absence() -> None:
+    truth = np.array([[1], [1], [0], [0], [1]])
+    pred = np.array([[1], [0], [0], [0], [1]])
+    row = classification_report_table(truth, pred, ["Smiling"]).set_index("class").loc["Smiling"]
+    assert row["support"] == 3 and row["precision"] == 1.0 and row["recall"] == pytest.approx(2 / 3)

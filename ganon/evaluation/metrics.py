@@ -157,6 +157,8 @@ def classification_report_table(
             raise ValueError(f"{truth.shape[1]} indicator columns but {len(labels)} labels")
         names = [str(label) for label in labels]
         report_labels: list[object] | None = list(range(len(labels)))
+        if truth.shape[1] == 1:  # sklearn reads one indicator column as binary: report its "present" class
+            truth, pred, report_labels = truth[:, 0], pred[:, 0], [1]
     else:
         names = [str(n) for n in (target_names if target_names is not None else labels)]
         report_labels = list(labels)
