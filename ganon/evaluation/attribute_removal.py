@@ -25,7 +25,7 @@ from ganon.backends.attributes import AttributeModel
 from ganon.evaluation.figures import attribute_removal_bars
 from ganon.evaluation.identity import ImagePair, Pairing
 from ganon.evaluation.metrics import PRESENCE_THRESHOLD, attribute_removal, classification_report_table
-from ganon.evaluation.paired import ORIGINAL, FaceCheck, build_face_check, pairs_of, predict_files
+from ganon.evaluation.paired import ORIGINAL, FaceCheck, build_face_check, pairs_of, predict_pairs
 
 __all__ = [
     "PREDICTION_COLUMNS",
@@ -190,32 +190,18 @@ class AttributeRemovalEvaluation:
         names = [paper_attribute_name(a) if self.attribute_names == "paper" else a for a in self.model.attributes]
         check = build_face_check(self.face_check) if isinstance(self.face_check, str) else self.face_check
         options: dict[str, Any] = dict(batch_size=self.batch_size, face_check=check, progress=self.progress)
-        originals = predict_files((p.original for ps in by_method.values() for p in ps), self.model.predict_proba,
-                                  desc="originals", **options)  # fmt: skip
         frames, image_rows = [], []
-        for method, method_pairs in by_method.items():
-            anonymized = predict_files((p.anonymized for p in method_pairs), self.model.predict_proba,
-                                       desc=method, **options)  # fmt: skip
-            for pair in method_pairs:
-                p_o = originals.probabilities.get(pair.original)
-                p_a = anonymized.probabilities.get(pair.anonymized)
-                face_o = originals.face_found.get(pair.original)
-                face_a = anonymized.face_found.get(pair.anonymized)
-                if p_o is None or p_a is None:
-                    status = "unreadable"
-                elif self.drop_no_face and not (face_o and face_a):
-                    status = "no_face"
-                else:
-                    status = "measured"
-                    p_o, p_a = np.clip(p_o, 0.0, 1.0), np.clip(p_a, 0.0, 1.0)
+        for method, rows in predict_pairs(by_method, self.model.predict_proba, drop_no_face=self.drop_no_face,
+                                          **options).items():
+            for row in rows:
+                image_rows.append(row.record())
+                if row.status == "measured":
+                    p_o, p_a = np.clip(row.p_original, 0.0, 1.0), np.clip(row.p_anonymized, 0.0, 1.0)
                     frames.append(pd.DataFrame({
-                        "method": method, "image_id": pair.rel, "attribute": names,
+                        "method": method, "image_id": row.pair.rel, "attribute": names,
                         "p_original": p_o, "p_anonymized": p_a,
                         "present_original": p_o > self.threshold, "present_anonymized": p_a > self.threshold,
                     }))  # fmt: skip
-                image_rows.append({"method": method, "image_id": pair.rel, "status": status,
-                                   "face_original": face_o, "face_anonymized": face_a,
-                                   "original": str(pair.original), "anonymized": str(pair.anonymized)})  # fmt: skip
         images = pd.DataFrame(image_rows)
         if not frames:
             raise ValueError(f"none of the {len(images)} pairs could be measured: "

@@ -27,7 +27,7 @@ from ganon.backends.emotion import EmotionModel
 from ganon.evaluation.figures import mean_distance_bars
 from ganon.evaluation.identity import ImagePair, Pairing
 from ganon.evaluation.metrics import mean_distance_table, probability_distances
-from ganon.evaluation.paired import FaceCheck, build_face_check, pairs_of, predict_files
+from ganon.evaluation.paired import FaceCheck, build_face_check, pairs_of, predict_pairs
 from ganon.evaluation.stats import compare_methods, shapiro_wilk
 
 __all__ = [
@@ -193,33 +193,20 @@ class ExpressionEvaluation:
         check = build_face_check(self.face_check) if isinstance(self.face_check, str) else self.face_check
         classes, order = self._classes()
         options = dict(batch_size=self.batch_size, face_check=check, progress=self.progress)
-        originals = predict_files((p.original for ps in by_method.values() for p in ps), self.model.predict_proba,
-                                  desc="originals", **options)  # fmt: skip
         frames, image_rows = [], []
-        for method, method_pairs in by_method.items():
-            anonymized = predict_files((p.anonymized for p in method_pairs), self.model.predict_proba,
-                                       desc=method, **options)  # fmt: skip
+        for method, rows in predict_pairs(by_method, self.model.predict_proba, drop_no_face=self.drop_no_face,
+                                          **options).items():
             kept, rows_o, rows_a = [], [], []
-            for pair in method_pairs:
-                p_o = originals.probabilities.get(pair.original)
-                p_a = anonymized.probabilities.get(pair.anonymized)
-                face_o = originals.face_found.get(pair.original)
-                face_a = anonymized.face_found.get(pair.anonymized)
-                if p_o is None or p_a is None:
-                    status = "unreadable"
-                elif self.drop_no_face and not (face_o and face_a):
-                    status = "no_face"
-                else:
-                    status = "measured"
-                    kept.append(pair.rel)
+            for row in rows:
+                p_o, p_a = row.p_original, row.p_anonymized
+                if row.status == "measured":
+                    kept.append(row.pair.rel)
                     rows_o.append(p_o[order])
                     rows_a.append(p_a[order])
                 image_rows.append({
-                    "method": method, "image_id": pair.rel, "status": status,
-                    "face_original": face_o, "face_anonymized": face_a,
+                    **row.record(),
                     "predicted_original": None if p_o is None else classes[int(np.argmax(p_o[order]))],
                     "predicted_anonymized": None if p_a is None else classes[int(np.argmax(p_a[order]))],
-                    "original": str(pair.original), "anonymized": str(pair.anonymized),
                 })  # fmt: skip
             if kept:
                 frames.append(probability_distances(

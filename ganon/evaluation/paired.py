@@ -157,6 +157,62 @@ def predict_files(
     return FilePredictions(probabilities, faces, errors)
 
 
+@dataclass(frozen=True)
+class PairPrediction:
+    """One (original, anonymized) pair after classification: both probability rows and its status.
+
+    ``status`` is ``measured``, ``unreadable`` (a file could not be read) or ``no_face`` (the face check
+    found no face on one side and such pairs are dropped).
+    """
+
+    method: str
+    pair: ImagePair
+    p_original: np.ndarray | None
+    p_anonymized: np.ndarray | None
+    face_original: bool | None
+    face_anonymized: bool | None
+    status: str
+
+    def record(self) -> dict[str, Any]:
+        """The per-image row that every evaluation keeps (method, image, status, faces, files)."""
+        return {"method": self.method, "image_id": self.pair.rel, "status": self.status,
+                "face_original": self.face_original, "face_anonymized": self.face_anonymized,
+                "original": str(self.pair.original), "anonymized": str(self.pair.anonymized)}
+
+
+def predict_pairs(
+    by_method: Mapping[str, Sequence[ImagePair]],
+    predict_proba: Callable[[Sequence[np.ndarray]], np.ndarray],
+    *,
+    drop_no_face: bool = True,
+    **options: Any,
+) -> dict[str, list[PairPrediction]]:
+    """Classify every original once and each method's anonymized files, then pair the results up.
+
+    ``options`` go to :func:`predict_files` (batch_size, face_check, progress).
+    """
+    originals = predict_files((p.original for ps in by_method.values() for p in ps), predict_proba,
+                              desc="originals", **options)  # fmt: skip
+    out: dict[str, list[PairPrediction]] = {}
+    for method, method_pairs in by_method.items():
+        anonymized = predict_files((p.anonymized for p in method_pairs), predict_proba, desc=method, **options)
+        rows = []
+        for pair in method_pairs:
+            p_o = originals.probabilities.get(pair.original)
+            p_a = anonymized.probabilities.get(pair.anonymized)
+            face_o = originals.face_found.get(pair.original)
+            face_a = anonymized.face_found.get(pair.anonymized)
+            if p_o is None or p_a is None:
+                status = "unreadable"
+            elif drop_no_face and not (face_o and face_a):
+                status = "no_face"
+            else:
+                status = "measured"
+            rows.append(PairPrediction(method, pair, p_o, p_a, face_o, face_a, status))
+        out[method] = rows
+    return out
+
+
 # --- making paired crops ---------------------------------------------------------------------------
 
 
