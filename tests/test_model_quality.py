@@ -30,11 +30,8 @@ FRAMES = (CLOSED, "frame_0144.png", "frame_0224.png", OPEN)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs torch on one thread (see conftest)."""
 
 
 @pytest.fixture(scope="module")

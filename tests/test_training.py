@@ -27,12 +27,8 @@ CONFIG = get_preset("cpu-test")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions on a shared 2-core machine run ~10x faster on one thread than on two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs torch on one thread (see conftest)."""
 
 
 @pytest.fixture(scope="module")
