@@ -120,6 +120,7 @@ class ModelChoice(_Strict):
     detector: str
     segmenter: str
     landmark_style: str = "authors"
+    #: Generator weights: a model shipped in ganon/weights_data, a weights manifest name or a file path.
     generator: str
     identity: str
     emotion: str

@@ -8,13 +8,13 @@ from pathlib import Path
 #: Generator weights that ship inside the package (``ganon/weights_data/<name>.safetensors``).
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights_data"
 
-#: The model ``ganon anonymize`` uses without ``--weights`` (None until a trained default ships).
-DEFAULT_WEIGHTS: str | None = None
+#: The model ``ganon anonymize`` uses without ``--weights``: trained by this project (see its card).
+DEFAULT_WEIGHTS: str | None = "ganon-synth-128"
 
 HOW_TO_GET_WEIGHTS = (
     "pass --weights PATH with a ganon .safetensors generator or the authors' Lightning .ckpt "
-    "(publication model: `ganon data info ganonymization-25ep` says where to download it and "
-    "`ganon data fetch ganonymization-25ep` fetches it on a machine with internet), or a shipped "
+    "(publication model: `ganon data info ganonymization-publication` says where to download it and "
+    "`ganon data fetch ganonymization-publication` fetches it on a machine with internet), or a shipped "
     "model name ({shipped}). For a pipeline test without a trained model, "
     "`ganon models init random.safetensors --preset small-128` writes an untrained generator."
 )
@@ -29,6 +29,24 @@ def shipped_weights() -> dict[str, Path]:
     if not SHIPPED_DIR.is_dir():
         return {}
     return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.safetensors"))}
+
+
+def shipped_card(name: str) -> dict:
+    """The model card (``<name>.json``) of a shipped model: how it was trained, its sha256, its metrics."""
+    import json
+
+    card = SHIPPED_DIR / f"{name}.json"
+    if not card.is_file():
+        raise WeightsNotFoundError(f"{card}: no model card for shipped model {name!r}")
+    return json.loads(card.read_text())
+
+
+def shipped_sha256(path: str | os.PathLike[str]) -> str | None:
+    """The sha256 that a shipped model's card promises for ``path``; None for files that do not ship."""
+    path = Path(path).resolve()
+    if path.parent != SHIPPED_DIR or not (SHIPPED_DIR / f"{path.stem}.json").is_file():
+        return None
+    return shipped_card(path.stem).get("sha256")
 
 
 def _guidance() -> str:

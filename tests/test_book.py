@@ -28,7 +28,7 @@ def test_real_profiles_validate_with_the_briefed_models() -> None:
     assert (smoke.device, smoke.dataset) == ("cpu", "samples")
     assert smoke.models.model_dump() | {} == {
         "detector": "retinaface-mobilenet", "segmenter": "mediapipe-head", "landmark_style": "authors",
-        "generator": "tiny-64", "identity": "dlib", "emotion": "fer", "attributes": "age-gender",
+        "generator": "ganon-synth-128", "identity": "dlib", "emotion": "fer", "attributes": "age-gender",
     }
     assert (paper.device, paper.dataset) == ("cuda", "paper")
     assert (paper.models.detector, paper.models.segmenter, paper.models.identity, paper.models.emotion,
@@ -373,18 +373,25 @@ def test_paper_reference_tables_reach_the_report(tmp_path: Path) -> None:
         assert isinstance(cmp.paper, pd.DataFrame) and len(cmp.paper) > 0 and not cmp.regenerated
 
 
+def load_profile_weights(name: str) -> str:
+    return book.load_profile(name, root=REPO).models.generator
+
+
 def test_profiles_name_registered_models_and_existing_manifests() -> None:
     from ganon.backends.detectors import DETECTORS
     from ganon.backends.identity import IDENTITY_MODELS
     from ganon.data.manifests import load_dataset
-    from ganon.models.pix2pix import GENERATOR_PRESETS
+    from ganon.data.manifests import load_weight
+    from ganon.weights import shipped_weights
     from ganon.pipeline.landmarks import RENDER_STYLES
     from ganon.pipeline.segment import SEGMENTERS
 
     for name in ("smoke", "paper"):
         models = book.load_profile(name, root=REPO).models
         assert models.detector in DETECTORS and models.segmenter in SEGMENTERS
-        assert models.identity in IDENTITY_MODELS and models.generator in GENERATOR_PRESETS
+        assert models.identity in IDENTITY_MODELS
         assert models.landmark_style in RENDER_STYLES
+    assert load_profile_weights("smoke") in shipped_weights()
+    assert load_weight(load_profile_weights("paper")).name == "ganonymization-publication"
     for source in book.load_profile("paper", root=REPO).datasets.values():
         assert load_dataset(source.manifest).name == source.manifest

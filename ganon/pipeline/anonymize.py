@@ -105,10 +105,12 @@ class Anonymizer:
     @classmethod
     def from_weights(cls, weights: str | Path | None, config: AnonymizeConfig = AnonymizeConfig(), *,
                      device: str = "auto", batch_size: int = 8) -> "Anonymizer":
-        from ganon.weights import resolve_weights
+        from ganon.weights import resolve_weights, shipped_sha256
 
         path = resolve_weights(weights)
-        return cls(Synthesizer.from_file(path, device=device, batch_size=batch_size), config)
+        synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size,
+                                            expected_sha256=shipped_sha256(path))
+        return cls(synthesizer, config)
 
     def with_config(self, **changes: object) -> "Anonymizer":
         """Same loaded models, different settings (cheap: nothing is reloaded)."""
