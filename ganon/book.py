@@ -850,6 +850,17 @@ class Comparison:
         return self.ours is not None
 
 
+def prepare_results(results_dir: Path | str, *, dataset: str, samples_dir: Path | str) -> Path:
+    """A notebook's first step: create its results folder and, for the samples profile, the samples."""
+    results = Path(results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    if dataset == "samples":
+        from ganon.data.samples import ensure_samples
+
+        ensure_samples(samples_dir)
+    return results
+
+
 def record_absent(results_dir: Path | str, name: str, reason: str) -> Path:
     """For section notebooks: say why ``name`` (e.g. ``"table4"``) is not produced in this profile."""
     if name not in _SPECS:

@@ -64,13 +64,9 @@ if "google.colab" in sys.modules and repository_url:
 # %% tags=["remove-cell"]
 from pathlib import Path
 
-from ganon import book  # noqa: F401 -- used by the cells you add (record_absent, show_table)
-from ganon.data.samples import ensure_samples
+from ganon import book
 
-results = Path(results_dir)
-results.mkdir(parents=True, exist_ok=True)
-if dataset == "samples":
-    ensure_samples(samples_dir)
+results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples_dir)
 
 # %% tags=["remove-cell"]
 import pandas as pd

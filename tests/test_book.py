@@ -395,3 +395,11 @@ def test_profiles_name_registered_models_and_existing_manifests() -> None:
     assert load_weight(load_profile_weights("paper")).name == "ganonymization-publication"
     for source in book.load_profile("paper", root=REPO).datasets.values():
         assert load_dataset(source.manifest).name == source.manifest
+
+
+def test_prepare_results_makes_the_folder_and_only_the_samples_profile_builds_samples(
+        tmp_path: Path, samples_dir: Path) -> None:
+    results = book.prepare_results(tmp_path / "a" / "results", dataset="paper", samples_dir=tmp_path / "none")
+    assert results.is_dir() and not (tmp_path / "none").exists()
+    again = book.prepare_results(results, dataset="samples", samples_dir=samples_dir)
+    assert again == results and (samples_dir / "manifest.csv").is_file()
