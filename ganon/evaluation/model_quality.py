@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ganon.pipeline.anonymize import Anonymizer, FaceStages
+from ganon.pipeline.landmarks import LEFT_EYE_LIDS, LIPS_INNER, RIGHT_EYE_LIDS
 from ganon.types import Landmarks
 
 __all__ = [
@@ -40,8 +41,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FOREHEAD, CHIN = 10, 152  # face-mesh points at the top of the forehead and the bottom of the chin
-INNER_LIPS = (13, 14)  # centre of the upper and lower inner lip
-EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) lid centre of the image-left and image-right eye
+INNER_LIPS = LIPS_INNER
+EYE_LIDS = (LEFT_EYE_LIDS, RIGHT_EYE_LIDS)
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ class QualityConfig:
 
 
 def face_height(landmarks: Landmarks) -> float:
-    """Forehead-to-chin distance of the mesh (points 10 and 152), the scale of the opening ratios."""
+    """Forehead-to-chin distance of the mesh (points 10 and 152), the scale of the opening ratios.
+
+    Unlike ``ganon.pipeline.landmarks.mouth_opening`` (scaled by the eye distance), these ratios are
+    scaled by the face height; the figures in the shipped model card were measured with them.
+    """
     xy = landmarks.xy
     return float(np.linalg.norm(xy[FOREHEAD] - xy[CHIN])) + 1e-9
 
