@@ -14,13 +14,15 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ganon.data.manifests import load_dataset
 from ganon.evaluation.figures import (
+    attribute_confusion_grid,
     attribute_removal_bars,
     confusion_grid,
     identity_distance_bars,
     mean_distance_bars,
 )
-from ganon.evaluation.metrics import confusion
+from ganon.evaluation.metrics import confusion, multilabel_confusion
 from ganon.evaluation.reference import paper_table
 
 
@@ -111,6 +113,60 @@ def test_figure10_confusion_grid_datasets_by_training_data(tmp_path: Path, rc_un
     cells = [ax.collections[0].get_array().size for ax in visible]
     assert cells == [64] * 4 + [49] * 4 + [36] * 3
     _saved_png(fig, tmp_path / "figure10.png")
+
+
+def _squares(ax: object) -> int:
+    """How many 2x2 attribute matrices a Figure 11 column draws (its unmasked cells / 4)."""
+    cells = ax.collections[0].get_array()  # type: ignore[attr-defined]
+    return int((~np.ma.getmaskarray(cells)).sum()) // 4
+
+
+def test_figure11_attribute_confusions_by_training_data(tmp_path: Path, rc_unchanged: None) -> None:
+    attributes = list(load_dataset("celeba").class_names)
+    rng = np.random.default_rng(11)
+    frames = []
+    for train_data in ("Original", "GANonymization", "DeepPrivacy2"):
+        y = (rng.random((60, 40)) < 0.4).astype(int)
+        pred = np.where(rng.random((60, 40)) < 0.8, y, 1 - y)
+        long = multilabel_confusion(y, pred, attributes, normalize="true")
+        frames.append(long.assign(dataset="CelebA", train_data=train_data))
+    table = pd.concat(frames, ignore_index=True)
+    table = table[~((table.attribute == "Bald") & (table.train_data == "DeepPrivacy2"))]  # one missing
+    fig = attribute_confusion_grid(table)
+    assert fig.get_size_inches()[0] <= 12.0
+    # three blocks of attributes, each with one column per training data
+    assert [ax.get_title() for ax in fig.axes] == ["Original", "GANonymization", "DeepPrivacy2"] * 3
+    assert [_squares(ax) for ax in fig.axes] == [14, 14, 13, 14, 14, 14, 12, 12, 12]  # 40 + 40 + 39 squares
+    shown = [t.get_text() for ax in fig.axes[::3] for t in ax.get_yticklabels()]
+    assert shown == [a.replace("_", " ") for a in attributes]
+    assert shown[0] == "5 o Clock Shadow" and shown[-1] == "Young"
+    assert all(not ax.get_yticklabels() for j, ax in enumerate(fig.axes) if j % 3)
+    # the Bald square (5th attribute) of the DeepPrivacy2 column is empty, its neighbours are not
+    rows = np.ma.getmaskarray(fig.axes[2].collections[0].get_array()).reshape(-1, 2)
+    assert rows[8:10].all() and not rows[6:8].any() and not rows[10:12].any()
+    # annotations are the table's rates, row by row: Smiling under GANonymization
+    smiling = table[(table.attribute == "Smiling") & (table.train_data == "GANonymization")]["value"]
+    block, row = divmod(attributes.index("Smiling"), 14)
+    ax = fig.axes[block * 3 + 1]
+    texts = sorted((t.get_position()[1], t.get_position()[0], t.get_text()) for t in ax.texts
+                   if 2 * row < t.get_position()[1] < 2 * row + 2)  # fmt: skip
+    assert [text for _, _, text in texts] == [f"{v:.2f}" for v in smiling]
+    assert sum(len(ax.texts) for ax in fig.axes) == 4 * 119
+    _saved_png(fig, tmp_path / "figure11.png")
+
+
+def test_figure11_counts_blocks_and_bad_tables() -> None:
+    y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    counts = multilabel_confusion(y, y[::-1], ["Big_Nose", "Smiling"]).assign(train_data="Original")
+    fig = attribute_confusion_grid(counts, blocks=2)
+    assert len(fig.axes) == 2 and [_squares(ax) for ax in fig.axes] == [1, 1]
+    # Big_Nose: true 1, 1, 0, 0 against predicted 0, 0, 1, 1; counts print as integers
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0", "2", "2", "0"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Big Nose"]
+    with pytest.raises(ValueError, match="one dataset"):
+        attribute_confusion_grid(pd.concat([counts.assign(dataset=d) for d in ("A", "B")]))
+    with pytest.raises(KeyError, match="train_data"):
+        attribute_confusion_grid(counts.drop(columns="train_data"))
 
 
 def test_figures_report_missing_columns() -> None:

@@ -13,6 +13,7 @@ from ganon.evaluation.metrics import (
     classification_report_table,
     confusion,
     mean_distance_table,
+    multilabel_confusion,
     probability_distances,
 )
 from ganon.evaluation.reference import paper_table
@@ -176,3 +177,52 @@ def test_report_of_a_single_attribute_column_describes_the_attribute_not_its_abs
     pred = np.array([[1], [0], [0], [0], [1]])
     row = classification_report_table(truth, pred, ["Smiling"]).set_index("class").loc["Smiling"]
     assert row["support"] == 3 and row["precision"] == 1.0 and row["recall"] == pytest.approx(2 / 3)
+
+
+# Four images, three attributes; per attribute (tn, fp, fn, tp) by hand:
+# Bald (1, 1, 1, 1), Smiling (2, 0, 1, 1), Eyeglasses (3, 1, 0, 0: never truly present).
+ML_TRUE = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 0]])
+ML_PRED = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])
+ML_ATTRIBUTES = ["Bald", "Smiling", "Eyeglasses"]
+
+
+def test_multilabel_confusion_counts_per_attribute() -> None:
+    long = multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES)
+    assert list(long.columns) == ["attribute", "true", "predicted", "value"]
+    assert len(long) == 12 and list(long["attribute"][:4]) == ["Bald"] * 4
+    cells = [("absent", "absent"), ("absent", "present"), ("present", "absent"), ("present", "present")]
+    assert list(zip(long["true"], long["predicted"])) == cells * 3
+    # (tn, fp, fn, tp) per attribute, in attribute order
+    assert long["value"].tolist() == [1, 1, 1, 1, 2, 0, 1, 1, 3, 1, 0, 0]
+    assert long.groupby("attribute", sort=False)["value"].sum().tolist() == [4, 4, 4]  # every image once
+
+
+def test_multilabel_confusion_normalised_by_true_row() -> None:
+    wide = multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES, normalize="true", tidy=False)
+    assert wide.index.names == ["attribute", "true"] and wide.columns.name == "predicted"
+    assert list(wide.columns) == ["absent", "present"]
+    np.testing.assert_allclose(wide.loc[("Smiling", "absent")], [1.0, 0.0])
+    np.testing.assert_allclose(wide.loc[("Smiling", "present")], [0.5, 0.5])
+    np.testing.assert_allclose(wide.loc[("Eyeglasses", "absent")], [0.75, 0.25])
+    np.testing.assert_allclose(wide.loc[("Eyeglasses", "present")], [0.0, 0.0])  # no such image: zeros
+    everything = multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES, normalize="all", tidy=False)
+    np.testing.assert_allclose(everything.loc["Smiling"].to_numpy(), [[0.5, 0.0], [0.25, 0.25]])
+    by_prediction = multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES, normalize="pred", tidy=False)
+    np.testing.assert_allclose(by_prediction.loc["Smiling"].to_numpy(), [[2 / 3, 0.0], [1 / 3, 1.0]])
+    tidy = multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES, normalize="true")
+    assert tidy.set_index(["attribute", "true", "predicted"])["value"]["Bald", "present", "absent"] == 0.5
+
+
+def test_multilabel_confusion_single_attribute_and_bad_input() -> None:
+    one = multilabel_confusion([[1], [1], [0]], [[1], [0], [0]], ["Smiling"], tidy=False)
+    assert one.to_numpy().tolist() == [[1, 0], [1, 1]]  # a lone column is still one attribute
+    boolean = multilabel_confusion(ML_TRUE.astype(bool), ML_PRED.astype(bool), ML_ATTRIBUTES)
+    assert boolean["value"].tolist() == [1, 1, 1, 1, 2, 0, 1, 1, 3, 1, 0, 0]
+    with pytest.raises(ValueError, match="differ"):
+        multilabel_confusion(ML_TRUE, ML_PRED[:2], ML_ATTRIBUTES)
+    with pytest.raises(ValueError, match="shape"):
+        multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES[:2])
+    with pytest.raises(ValueError, match="0/1"):
+        multilabel_confusion(ML_TRUE * 2, ML_PRED, ML_ATTRIBUTES)
+    with pytest.raises(ValueError, match="normalize"):
+        multilabel_confusion(ML_TRUE, ML_PRED, ML_ATTRIBUTES, normalize="rows")  # type: ignore[arg-type]

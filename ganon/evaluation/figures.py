@@ -7,6 +7,7 @@ functions draw the paper's own numbers (``paper_table``) or ours, so both can be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 __all__ = [
+    "attribute_confusion_grid",
     "attribute_removal_bars",
     "confusion_grid",
     "identity_distance_bars",
@@ -154,6 +156,75 @@ def confusion_grid(
                 ax.set_xlabel("predicted" if i == len(row_names) - 1 else "")
                 ax.set_ylabel("true" if j == 0 else "")
                 ax.tick_params(labelsize=6)
+    return fig
+
+
+def attribute_confusion_grid(
+    confusions: pd.DataFrame,
+    *,
+    cols: str = "train_data",
+    attribute: str = "attribute",
+    true: str = "true",
+    predicted: str = "predicted",
+    value: str = "value",
+    fmt: str | None = None,
+    blocks: int | None = None,
+    cell_size: float = 0.36,
+    label_width: float = 1.1,
+    max_width: float = 12.0,
+) -> Figure:
+    """Figure 11: a small confusion matrix (absent/present) per attribute (row) and training data (column).
+
+    ``confusions`` is long form (``metrics.multilabel_confusion(..., tidy=True)`` plus a ``cols``
+    column) for one dataset. Attributes, in first-seen order, wrap into ``blocks`` side by side
+    (default: as many as fit in ``max_width`` inches); each block has one heatmap column per training
+    data, in which every attribute's matrix is a square of cells, split from the next by a white bar.
+    Underscores in attribute names show as spaces; a missing combination leaves its square empty.
+    ``fmt`` defaults to ``.0f`` when all values are whole numbers (counts), else ``.2f``.
+    """
+    _require(confusions, [attribute, cols, true, predicted, value])
+    if confusions.empty:
+        raise ValueError("no confusion matrices to draw")
+    keys = [attribute, cols, true, predicted]
+    data = confusions.assign(**{c: confusions[c].astype(str) for c in keys})
+    if data.duplicated(keys).any():
+        raise ValueError(f"several values per {keys}: pass the confusions of one dataset")
+    names, variants = _first_seen(data[attribute]), _first_seen(data[cols])
+    labels = list(dict.fromkeys([*data[true], *data[predicted]]))
+    k = len(labels)
+    values = data[value].to_numpy(dtype=float)
+    fmt = fmt or (".0f" if np.array_equal(values, np.round(values)) else ".2f")
+    block_width = label_width + (k * cell_size + 0.2) * len(variants)
+    n_blocks = blocks or max(1, min(int(max_width // block_width), math.ceil(len(names) / 8)))
+    n_rows = math.ceil(len(names) / n_blocks)
+    # cube[attribute, variant] is one matrix (NaN: no such combination), padded to whole blocks.
+    levels = {attribute: names, cols: variants, true: labels, predicted: labels}
+    codes = tuple(pd.Categorical(data[c], categories=levels[c]).codes for c in keys)
+    cube = np.full((n_blocks * n_rows, len(variants), k, k), np.nan)
+    cube[codes[0], codes[1]] = 0.0
+    cube[codes] = values
+    vmax = max(1.0, float(np.nanmax(values)))
+    with sns.axes_style("white"):
+        height = (k * cell_size + 0.08) * n_rows + 0.8
+        fig = Figure(figsize=(block_width * n_blocks, height), layout="constrained")
+        axes = fig.subplots(1, n_blocks * len(variants), squeeze=False)[0]
+        for column, ax in enumerate(axes):
+            block, j = divmod(column, len(variants))
+            in_block = names[block * n_rows : (block + 1) * n_rows]
+            stacked = cube[block * n_rows : (block + 1) * n_rows, j].reshape(-1, k)
+            sns.heatmap(stacked, ax=ax, mask=np.isnan(stacked), annot=True, fmt=fmt, cbar=False, vmin=0.0,
+                        vmax=vmax, cmap="Blues", square=True, linewidths=0.5, linecolor="white",
+                        xticklabels=False, yticklabels=False, annot_kws={"fontsize": 7})  # fmt: skip
+            ax.hlines(np.arange(1, n_rows) * k, 0, k, color="white", linewidth=5)
+            ax.set_xticks([])
+            if j == 0:
+                ax.set_yticks(np.arange(len(in_block)) * k + k / 2, [n.replace("_", " ") for n in in_block],
+                              rotation=0, fontsize=8)  # fmt: skip
+            else:
+                ax.set_yticks([])
+            ax.set_title(variants[j], fontsize=7)
+        fig.supxlabel(f"each square: rows = true ({', '.join(labels)}), "
+                      f"columns = predicted ({', '.join(labels)})", fontsize=8)  # fmt: skip
     return fig
 
 

@@ -2,7 +2,7 @@
 
 Inference scenario (Sec. 4.2.3): per image and class, |p_anonymized - p_original| of the emotion
 classifier, averaged per class (Table 2 / Figure 7). Training scenario: classification reports and
-confusion matrices (Tables 4-5, Figure 10). Attribute analysis (Sec. 4.3.3): among images whose
+confusion matrices (Tables 4-5, Figures 10-11). Attribute analysis (Sec. 4.3.3): among images whose
 attribute is detected on the original (p > 0.5), the fraction whose anonymized version loses it
 (Table 6 / Figure 9). No function keeps state; scikit-learn computes the reports.
 """
@@ -21,11 +21,16 @@ __all__ = [
     "classification_report_table",
     "confusion",
     "mean_distance_table",
+    "multilabel_confusion",
     "probability_distances",
 ]
 
 #: Sec. 4.3.3: an attribute counts as present when its sigmoid probability is > 0.5.
 PRESENCE_THRESHOLD = 0.5
+#: Names of the two outcomes in a per-attribute (multi-label) confusion matrix, index 0 then 1.
+PRESENCE_NAMES = ("absent", "present")
+#: Axes of a (k, 2, 2) stack of confusion matrices (true rows, predicted columns) each normalisation sums.
+_NORMALIZE_AXES = {"true": (2,), "pred": (1,), "all": (1, 2)}
 
 
 def _probabilities(values: ArrayLike, name: str, n_classes: int) -> np.ndarray:
@@ -202,6 +207,51 @@ def confusion(
     frame = pd.DataFrame(
         matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
     )
+    if not tidy:
+        return frame
+    return frame.stack().rename("value").reset_index()
+
+
+def multilabel_confusion(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    attributes: Sequence[str],
+    *,
+    normalize: Literal["true", "pred", "all"] | None = None,
+    tidy: bool = True,
+) -> pd.DataFrame:
+    """Figure 11: one 2x2 confusion matrix (absent/present) per attribute of a multi-label classifier.
+
+    ``y_*`` are (n, k) 0/1 indicator arrays whose k columns are ``attributes``. ``normalize="true"``
+    divides each true row of a matrix by its count (a row without samples becomes 0, as in
+    scikit-learn); ``"pred"`` and ``"all"`` divide by column and matrix totals. ``tidy=True`` returns
+    long form ``attribute, true, predicted, value`` (true/predicted are ``"absent"``/``"present"``);
+    ``tidy=False`` a wide frame indexed by ``(attribute, true)`` with one column per prediction.
+    """
+    from sklearn.metrics import multilabel_confusion_matrix
+
+    if normalize is not None and normalize not in _NORMALIZE_AXES:
+        raise ValueError(f"normalize must be one of {sorted(_NORMALIZE_AXES)} or None, got {normalize!r}")
+    truth, pred = np.asarray(y_true), np.asarray(y_pred)
+    if truth.shape != pred.shape:
+        raise ValueError(f"y_true {truth.shape} and y_pred {pred.shape} differ")
+    if truth.ndim != 2 or truth.shape[1] != len(attributes):
+        raise ValueError(f"y_true must have shape (n_images, {len(attributes)}), got {truth.shape}")
+    for name, array in (("y_true", truth), ("y_pred", pred)):
+        if not np.isin(array, (0, 1)).all():
+            raise ValueError(f"{name} must hold 0/1 indicators")
+    truth, pred = truth.astype(np.int64), pred.astype(np.int64)
+    # Column by column with labels=[1]: sklearn reads a lone indicator column as binary, not multi-label.
+    per_attribute = [multilabel_confusion_matrix(truth[:, j], pred[:, j], labels=[1])[0]
+                     for j in range(truth.shape[1])]
+    matrices = np.stack(per_attribute) if per_attribute else np.zeros((0, 2, 2), dtype=np.int64)
+    if normalize is not None:
+        totals = matrices.sum(axis=_NORMALIZE_AXES[normalize], keepdims=True)
+        matrices = np.where(totals > 0, matrices / np.maximum(totals, 1), 0.0)
+    names = [str(a) for a in attributes]
+    index = pd.MultiIndex.from_product([names, PRESENCE_NAMES], names=["attribute", "true"])
+    frame = pd.DataFrame(matrices.reshape(-1, 2), index=index,
+                         columns=pd.Index(PRESENCE_NAMES, name="predicted"))  # fmt: skip
     if not tidy:
         return frame
     return frame.stack().rename("value").reset_index()

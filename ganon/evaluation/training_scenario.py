@@ -2,14 +2,14 @@
 
 Whatever the classifier was trained on (original or anonymized images), it is evaluated on the
 dataset's *original* validation split: predictions -> scikit-learn classification report in the
-layout of Table 4 (emotions) or Table 5 (CelebA attributes, multi-label, present when p > 0.5) and,
-for single-label classifiers, the confusion matrix of Figure 10.
+layout of Table 4 (emotions) or Table 5 (CelebA attributes, multi-label, present when p > 0.5) and
+the confusion matrices of Figure 10 (one per classifier) or Figure 11 (one 2x2 per attribute).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +19,18 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from ganon.backends.emotion import LoadedClassifier, load_classifier
-from ganon.evaluation.figures import confusion_grid
-from ganon.evaluation.metrics import PRESENCE_THRESHOLD, classification_report_table, confusion
+from ganon.evaluation.figures import attribute_confusion_grid, confusion_grid
+from ganon.evaluation.metrics import (
+    PRESENCE_THRESHOLD,
+    classification_report_table,
+    confusion,
+    multilabel_confusion,
+)
 from ganon.imageio import read_image
+from ganon.registry import Registry
 
 __all__ = [
+    "CONFUSION_FIGURES",
     "TrainingScenarioResult",
     "confusion_figure",
     "evaluate_classifier",
@@ -46,27 +53,30 @@ def predict_paths(classifier: LoadedClassifier, paths: Sequence[str], *, batch_s
 
 @dataclass(frozen=True)
 class TrainingScenarioResult:
-    """Per-image predictions, the Table 4/5 report and (single-label) the tidy confusion matrix."""
+    """Per-image predictions, the Table 4/5 report and the tidy confusion table (Figure 10 or 11).
+
+    ``confusion`` is long form ``dataset, train_data, true, predicted, value`` for single-label
+    classifiers and has an ``attribute`` column before ``true`` for multi-label ones.
+    """
 
     predictions: pd.DataFrame
     report: pd.DataFrame
-    confusion: pd.DataFrame | None
+    confusion: pd.DataFrame
     classes: tuple[str, ...]
     task: str
 
     def save(self, out_dir: Path | str, *, overwrite: bool = False) -> list[Path]:
-        """Write ``predictions.csv``, ``report.csv`` and (single-label) ``confusion.csv`` + ``confusion.png``."""
+        """Write ``predictions.csv``, ``report.csv`` and ``confusion.csv``/``.png`` (Figure 10 or 11)."""
         out_dir = Path(out_dir)
-        names = ["predictions.csv", "report.csv"] + (["confusion.csv", "confusion.png"] if self.confusion is not None else [])
+        names = ["predictions.csv", "report.csv", "confusion.csv", "confusion.png"]
         existing = [out_dir / n for n in names if (out_dir / n).exists()]
         if existing and not overwrite:
             raise FileExistsError(f"{existing[0]}: exists; refusing to overwrite")
         out_dir.mkdir(parents=True, exist_ok=True)
         self.predictions.to_csv(out_dir / "predictions.csv", index=False)
         self.report.to_csv(out_dir / "report.csv", index=False)
-        if self.confusion is not None:
-            self.confusion.to_csv(out_dir / "confusion.csv", index=False)
-            confusion_figure([self]).savefig(out_dir / "confusion.png", dpi=150)
+        self.confusion.to_csv(out_dir / "confusion.csv", index=False)
+        confusion_figure([self]).savefig(out_dir / "confusion.png", dpi=150)
         return [out_dir / n for n in names]
 
 
@@ -111,7 +121,7 @@ def evaluate_classifier(
         matrix = confusion(truth, predicted, indices, target_names=meta.classes, normalize=normalize, tidy=True)
         predictions = predictions.assign(label=[meta.classes[i] for i in truth],
                                          predicted=[meta.classes[i] for i in predicted])
-        confusion_table: pd.DataFrame | None = _with_labels(matrix, labels)
+        confusion_table = _with_labels(matrix, labels)
     else:
         if "labels" not in rows.columns:
             raise ValueError("a multi-label classifier needs a table with a 'labels' column")
@@ -120,7 +130,8 @@ def evaluate_classifier(
             raise ValueError(f"the table has {truth.shape[1]} attributes, the classifier {len(meta.classes)}")
         predicted = (probabilities > threshold).astype(np.int64)
         report = classification_report_table(truth, predicted, list(meta.classes))
-        confusion_table = None
+        matrices = multilabel_confusion(truth, predicted, meta.classes, normalize=normalize, tidy=True)
+        confusion_table = _with_labels(matrices, labels)
     probability_columns = pd.DataFrame(probabilities, columns=[f"p_{c}" for c in meta.classes])
     predictions = pd.concat([predictions, probability_columns], axis=1)
     logger.info("%s / %s on %d %s images: %s", dataset, train_data, len(rows), split,
@@ -136,9 +147,21 @@ def _with_labels(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
+#: Classifier task -> the figure of its confusion tables: Figure 10 (single-label), Figure 11 (multi-label).
+CONFUSION_FIGURES: Registry[Callable[[pd.DataFrame], Figure]] = Registry("confusion figure")
+CONFUSION_FIGURES.register("multiclass")(confusion_grid)
+CONFUSION_FIGURES.register("multilabel")(attribute_confusion_grid)
+
+
 def confusion_figure(results: Sequence[TrainingScenarioResult]) -> Figure:
-    """Figure 10 from several single-label results: one row per dataset, one column per training data."""
-    frames = [r.confusion for r in results if r.confusion is not None]
-    if not frames:
-        raise ValueError("no single-label results to draw")
-    return confusion_grid(pd.concat(frames, ignore_index=True))
+    """Figure 10 or 11 from results of one task, e.g. one per training data.
+
+    Single-label: one panel per dataset (row) and training data (column). Multi-label: a 2x2 matrix
+    per attribute (row) and training data (column), for one dataset.
+    """
+    if not results:
+        raise ValueError("no results to draw")
+    tasks = sorted({r.task for r in results})
+    if len(tasks) > 1:
+        raise ValueError(f"results of several tasks {tasks}: draw each task on its own")
+    return CONFUSION_FIGURES.get(tasks[0])(pd.concat([r.confusion for r in results], ignore_index=True))
