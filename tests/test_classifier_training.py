@@ -27,6 +27,8 @@ from ganon.training.classifier import (
     CLASSIFIER_PRESETS,
     PretrainedWeightsError,
     build_backbone,
+    profile_classifier_config,
+    resolve_backbone,
     train_classifier,
     with_overrides,
 )
@@ -202,6 +204,17 @@ def test_an_earlier_run_is_not_overwritten(ckplus, ckplus_run) -> None:
         train_classifier(ckplus, config=CPU_TEST, out_dir=ckplus_run.out_dir)
 
 
+def test_overwrite_replaces_an_earlier_run(ckplus, ckplus_run, tmp_path: Path) -> None:
+    import shutil
+
+    again = tmp_path / "again"
+    shutil.copytree(ckplus_run.out_dir, again)  # a book rerun finds the last run's files in place
+    run = train_classifier(ckplus, config=with_overrides(CPU_TEST, max_epochs=1), out_dir=again, overwrite=True)
+    assert run.info["best_epoch"] == 0 and run.epochs == 1
+    assert [p.name for p in (again / "checkpoints").iterdir()] == ["best-epoch=000.ckpt"]
+    assert len(pd.read_csv(run.metrics_csv).dropna(subset=["val_loss"])) == 1  # not the earlier run's rows
+
+
 def test_report_on_original_validation_images(ckplus, ckplus_run, tmp_path: Path) -> None:
     result = evaluate_classifier(ckplus_run.checkpoint, ckplus)
     val = ckplus[ckplus["split"] == "val"]
@@ -263,7 +276,25 @@ def test_celeba_multilabel_training_saves_a_model_celeba_convnext_reads(samples_
     assert list(report.index[40:]) == ["micro avg", "macro avg", "weighted avg", "samples avg"]
     val_values = values[table["split"].to_numpy() == "val"]
     assert report.loc["Male", "support"] == int(val_values[:, model.attributes.index("Male")].sum())
-    assert result.confusion is None
+
+    # Figure 11's table: per attribute a 2x2 of the thresholded predictions, rows normalised by truth
+    matrices = result.confusion
+    assert list(matrices.columns) == ["dataset", "train_data", "attribute", "true", "predicted", "value"]
+    assert len(matrices) == 40 * 4 and list(dict.fromkeys(matrices["attribute"])) == list(model.attributes)
+    male_true = val_values[:, model.attributes.index("Male")]
+    male_pred = (result.predictions["p_Male"].to_numpy() > 0.5).astype(int)
+    male = matrices[matrices["attribute"] == "Male"].set_index(["true", "predicted"])["value"]
+    for t, true_name in enumerate(("absent", "present")):
+        for q, pred_name in enumerate(("absent", "present")):
+            support = (male_true == t).sum()
+            expected = ((male_true == t) & (male_pred == q)).sum() / support if support else 0.0
+            assert male[true_name, pred_name] == pytest.approx(expected)
+    figure = confusion_figure([result])
+    assert {ax.get_title() for ax in figure.axes} == {"Original"} and len(figure.axes) == 5
+    written = result.save(tmp_path / "report")
+    assert [p.name for p in written] == ["predictions.csv", "report.csv", "confusion.csv", "confusion.png"]
+    assert len(pd.read_csv(tmp_path / "report" / "confusion.csv")) == 160
+    assert (tmp_path / "report" / "confusion.png").stat().st_size > 0
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -301,3 +332,32 @@ def test_cli_trains_on_anonymized_copies_and_reports(ckplus, tmp_path: Path) -> 
     missing = runner.invoke(app, ["classifier", "report", "--model", str(tmp_path / "nope.safetensors"),
                                   "--dataset", "ckplus", "--data-dir", ckplus.attrs["root"], "--out", str(tmp_path / "r2")])
     assert missing.exit_code != 0 and "nope.safetensors" in missing.output
+
+
+# ---------------------------------------------------------------- the book's classifier recipe
+
+
+def test_profile_recipe_takes_the_backbone_from_a_path_or_the_cache(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import timm
+    from safetensors.torch import save_file
+
+    from ganon.data.assets import install_asset
+
+    sizes = {"classifier_max_epochs": 2, "num_workers": 0, "batch_size": 3}
+    config = profile_classifier_config(sizes, seed=4, device="cuda:1", preset="small")
+    assert (config.architecture, config.max_epochs, config.batch_size, config.seed, config.accelerator) == (
+        "convnext_atto", 2, 3, 4, "gpu")
+    assert config.pretrained and config.pretrained_file is None  # timm fetches it itself
+
+    file = tmp_path / "atto.safetensors"
+    save_file(timm.create_model("convnext_atto", pretrained=False).state_dict(), str(file))
+    assert profile_classifier_config(sizes, seed=0, device="cpu", backbone=file).pretrained_file == str(file)
+
+    monkeypatch.setenv("GANON_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(PretrainedWeightsError, match="timm-convnext-base-in1k.*(not in the cache|fetch)"):
+        resolve_backbone("timm-convnext-base-in1k")
+    installed = install_asset("timm-convnext-base-in1k", file)  # a manual download, trusted on first use
+    assert resolve_backbone("timm-convnext-base-in1k") == str(installed)
+    with pytest.raises(PretrainedWeightsError, match="no-such-backbone"):
+        resolve_backbone("no-such-backbone")

@@ -19,6 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import re
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -42,6 +45,8 @@ __all__ = [
     "ClassifierTrainingConfig",
     "PretrainedWeightsError",
     "build_backbone",
+    "profile_classifier_config",
+    "resolve_backbone",
     "train_classifier",
     "with_overrides",
 ]
@@ -94,9 +99,15 @@ class ClassifierTrainingConfig:
         return record
 
 
-#: Named configurations: ``paper`` (Sec. 4.2.2) and ``cpu-test`` (a tiny ConvNeXt for tests and smoke runs).
+#: Named configurations: ``paper`` (Sec. 4.2.2), ``small`` (its recipe with ConvNeXt-Atto) and ``cpu-test``
+#: (a tiny ConvNeXt from scratch for tests and smoke runs).
 CLASSIFIER_PRESETS: Registry[ClassifierTrainingConfig] = Registry("classifier preset")
 CLASSIFIER_PRESETS.register("paper")(ClassifierTrainingConfig())
+CLASSIFIER_PRESETS.register("small")(
+    # The paper's recipe with ConvNeXt-Atto (3.7 M parameters, timm's ImageNet-1k weights): for small GPUs,
+    # quick looks, and the test that runs the paper profile on a CPU.
+    ClassifierTrainingConfig(architecture="convnext_atto", pretrained_tag="d2_in1k")
+)
 CLASSIFIER_PRESETS.register("cpu-test")(
     ClassifierTrainingConfig(
         architecture="convnext_atto",
@@ -254,6 +265,8 @@ def train_classifier(
         logger.info("class weights: %s", ", ".join(f"{c} {w:.3f}" for c, w in zip(data.classes, weights)))
     module = ClassifierModule(config=config, classes=data.classes, task=data.task, weights=weights)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for earlier in ("checkpoints", "logs"):  # an earlier run's files would be renamed around (best-...-v1)
+        shutil.rmtree(out_dir / earlier, ignore_errors=True)
     checkpointing = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="best-{epoch:03d}",
                                     monitor="val_loss", mode="min", save_top_k=1, save_last=False)
     callbacks = [checkpointing, EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience),
@@ -302,8 +315,8 @@ def train_classifier(
 
 
 def _epoch_of(path: str) -> int | None:
-    stem = Path(path).stem if path else ""
-    return int(stem.split("=")[-1]) if "epoch=" in stem else None
+    found = re.search(r"epoch=(\d+)", Path(path).stem) if path else None
+    return int(found.group(1)) if found else None
 
 
 def _timm_version() -> str:
@@ -315,4 +328,44 @@ def _timm_version() -> str:
 def with_overrides(config: ClassifierTrainingConfig, **changes: Any) -> ClassifierTrainingConfig:
     """A copy of ``config`` with the given fields changed (None values are ignored)."""
     return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+def resolve_backbone(backbone: str | os.PathLike[str] | None) -> str | None:
+    """A local file for the classifiers' ImageNet start: a path, or a weights manifest name in ganon's cache.
+
+    None means "let timm fetch its weights". A missing file or an asset not in the cache raises
+    ``PretrainedWeightsError`` with the way to get it.
+    """
+    if backbone is None:
+        return None
+    path = Path(backbone).expanduser()
+    if path.is_file():
+        return str(path)
+    from ganon.data.assets import AssetError, resolve_asset
+    from ganon.data.manifests import ManifestError
+
+    try:
+        return str(resolve_asset(str(backbone)))
+    except (AssetError, ManifestError, KeyError, FileNotFoundError) as error:
+        raise PretrainedWeightsError(f"classifier backbone {str(backbone)!r}: {error}") from None
+
+
+def profile_classifier_config(
+    sizes: Mapping[str, Any],
+    *,
+    seed: int,
+    device: str,
+    backbone: str | os.PathLike[str] | None = None,
+    preset: str = "paper",
+) -> ClassifierTrainingConfig:
+    """The book's classifier recipe: ``preset`` with a profile's epochs, batch, workers, seed, device and backbone."""
+    return with_overrides(
+        CLASSIFIER_PRESETS.get(preset),
+        max_epochs=sizes["classifier_max_epochs"],
+        num_workers=sizes["num_workers"],
+        batch_size=sizes["batch_size"],
+        seed=seed,
+        accelerator="gpu" if device.startswith("cuda") else "cpu",
+        pretrained_file=resolve_backbone(backbone),
+    )
 
