@@ -24,25 +24,17 @@ import numpy as np
 from tqdm import tqdm
 
 from ganon.pipeline.anonymize import Anonymizer, FaceStages
-from ganon.pipeline.landmarks import LEFT_EYE_LIDS, LIPS_INNER, RIGHT_EYE_LIDS
-from ganon.types import Landmarks
+from ganon.pipeline.landmarks import eye_opening, mouth_opening
 
 __all__ = [
     "FaceQuality",
     "ModelQuality",
     "QualityConfig",
-    "eye_opening",
-    "face_height",
-    "mouth_opening",
     "pearson",
     "side_by_side",
 ]
 
 log = logging.getLogger(__name__)
-
-FOREHEAD, CHIN = 10, 152  # face-mesh points at the top of the forehead and the bottom of the chin
-INNER_LIPS = LIPS_INNER
-EYE_LIDS = (LEFT_EYE_LIDS, RIGHT_EYE_LIDS)
 
 
 @dataclass(frozen=True)
@@ -55,29 +47,6 @@ class QualityConfig:
     detector_threshold: float = 0.9
     detect_padding: float = 0.25
     panel: int = 256  # height of each panel of the side-by-side pictures
-
-
-def face_height(landmarks: Landmarks) -> float:
-    """Forehead-to-chin distance of the mesh (points 10 and 152), the scale of the opening ratios.
-
-    Unlike ``ganon.pipeline.landmarks.mouth_opening`` (scaled by the eye distance), these ratios are
-    scaled by the face height; the figures in the shipped model card were measured with them.
-    """
-    xy = landmarks.xy
-    return float(np.linalg.norm(xy[FOREHEAD] - xy[CHIN])) + 1e-9
-
-
-def mouth_opening(landmarks: Landmarks) -> float:
-    """Gap between the inner lips divided by the face height (0 for a closed mouth)."""
-    xy = landmarks.xy
-    return float(np.linalg.norm(xy[INNER_LIPS[0]] - xy[INNER_LIPS[1]])) / face_height(landmarks)
-
-
-def eye_opening(landmarks: Landmarks) -> float:
-    """Mean lid gap of both eyes divided by the face height."""
-    xy = landmarks.xy
-    gaps = [np.linalg.norm(xy[upper] - xy[lower]) for upper, lower in EYE_LIDS]
-    return float(np.mean(gaps)) / face_height(landmarks)
 
 
 def pearson(a: Sequence[float], b: Sequence[float]) -> float:
