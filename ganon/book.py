@@ -48,6 +48,7 @@ __all__ = [
     "RunSummary",
     "Sizes",
     "build_book",
+    "colab_url",
     "compare_table",
     "comparison_summary",
     "comparison_view",
@@ -57,6 +58,7 @@ __all__ = [
     "load_profile",
     "load_run_record",
     "package_versions",
+    "pair_notebooks",
     "plot_attribute_removal",
     "plot_emotion_distances",
     "record_absent",
@@ -125,6 +127,11 @@ class ModelChoice(_Strict):
     identity: str
     emotion: str
     attributes: str
+    #: Recipe of the classifiers the paper profile trains (a ``CLASSIFIER_PRESETS`` name).
+    classifier: str = "paper"
+    #: ImageNet start of the ConvNeXt classifiers that the paper profile trains: a weights manifest name
+    #: (resolved in ganon's cache), a file path, or None to let timm fetch it from the Hugging Face hub.
+    classifier_backbone: str | None = None
 
 
 class Sizes(_Strict):
@@ -302,9 +309,53 @@ def stem_title(stem: str) -> str:
     return f"{'.'.join(numbers)} {words}".strip()
 
 
-def _repository_url(root: Path) -> str:
+def _repository(root: Path) -> dict[str, str]:
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
-    return str((config.get("repository") or {}).get("url", ""))
+    repository = config.get("repository") or {}
+    return {"url": str(repository.get("url", "")), "branch": str(repository.get("branch", "main"))}
+
+
+def _repository_url(root: Path) -> str:
+    return _repository(root)["url"]
+
+
+def colab_url(root: Path | str, stem: str) -> str | None:
+    """Colab's address for ``notebooks/<stem>.ipynb`` on the repository and branch of ``_config.yml``.
+
+    None when the repository is not on GitHub (Colab opens notebooks from GitHub only).
+    """
+    repository = _repository(Path(root))
+    found = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)(?:\.git)?/?", repository["url"])
+    if not found:
+        return None
+    return (f"https://colab.research.google.com/github/{found.group(1)}/blob/{repository['branch']}/"
+            f"{NOTEBOOKS_DIR.as_posix()}/{stem}.ipynb")
+
+
+def pair_notebooks(root: Path | str = ".", *, check: bool = False) -> list[Path]:
+    """Write ``notebooks/<stem>.ipynb`` beside each toc notebook's Jupytext source, the files Colab opens.
+
+    Returns the notebooks that were (``check``: would be) rewritten because they differ from their source.
+    """
+    import jupytext
+
+    root = Path(root)
+    stale: list[Path] = []
+    for stem in toc_notebooks(root):
+        source = root / NOTEBOOKS_DIR / f"{stem}.py"
+        if not source.is_file():
+            continue
+        target = source.with_suffix(".ipynb")
+        notebook = jupytext.read(source)
+        for index, cell in enumerate(notebook.cells):
+            cell["id"] = f"cell-{index}"  # stable ids, so an unchanged source gives an identical file
+        text = jupytext.writes(notebook, fmt="ipynb")
+        if target.is_file() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target)
+        if not check:
+            target.write_text(text, encoding="utf-8")
+    return stale
 
 
 # --------------------------------------------------------------------------------------------------
@@ -502,13 +553,35 @@ def _placeholder(stem: str, output: Path, source: Path, root: Path) -> None:
     nbformat.write(nb, str(output))
 
 
+def _colab_cell(root: Path, stem: str) -> Any | None:
+    import nbformat
+
+    url = colab_url(root, stem)
+    if url is None:
+        return None
+    text = (
+        "```{admonition} Run this chapter yourself\n:class: tip\n"
+        f"[Open `{NOTEBOOKS_DIR.as_posix()}/{stem}.ipynb` in Colab]({url}). Its first cells install `ganon` "
+        "from the repository and, with the defaults of its `parameters` cell (the smoke profile), "
+        "build the sample photos and run on Colab's machine.\n```\n"
+    )
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["ganon"] = {"colab": True}
+    return cell
+
+
 def _finish_output(output: Path, source: Path, root: Path) -> None:
-    """Hide papermill's injected cell in the book and record the source instead of a temp path."""
+    """Hide papermill's injected cell, add the Colab link, record the source instead of a temp path."""
     import nbformat
 
     if not output.is_file():
         return
     nb = nbformat.read(str(output), as_version=4)
+    installs_itself = source.is_file() and "google.colab" in source.read_text(encoding="utf-8")
+    colab = _colab_cell(root, source.stem) if installs_itself else None
+    if colab is not None and not any(c.get("metadata", {}).get("ganon", {}).get("colab") for c in nb.cells):
+        first_markdown = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+        nb.cells.insert(first_markdown + 1, colab)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:

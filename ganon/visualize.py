@@ -24,6 +24,7 @@ from ganon.types import Detection, Landmarks
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ganon.evaluation.paired import PairedCrops
     from ganon.pipeline.anonymize import FaceStages
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "face_label",
     "model_card",
     "overlay_mask",
+    "paired_examples",
     "series_plot",
     "show_images",
     "stage_strip",
@@ -346,3 +348,24 @@ def card_table(card: Mapping[str, Any], *, skip: Sequence[str] = _CARD_SKIP) -> 
 
     walk("", card)
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+def paired_examples(paired: PairedCrops, methods: Sequence[str], *, n: int = 5) -> list[list[np.ndarray | None]]:
+    """Rows for Figures 4-6: ``n`` faces spread over a paired-crop set, the original then each method's version.
+
+    Faces are chosen among those the first method anonymized; a method without that face leaves a gap.
+    """
+    from ganon.imageio import read_image
+
+    pairs = paired.all_pairs()
+    first = list(pairs[methods[0]])
+    chosen = first[:: max(1, len(first) // n)][:n]
+    by_rel = {method: {pair.rel: pair for pair in pairs.get(method, [])} for method in methods}
+    rows: list[list[np.ndarray | None]] = []
+    for pair in chosen:
+        row: list[np.ndarray | None] = [read_image(pair.original).rgb]
+        for method in methods:
+            match = by_rel[method].get(pair.rel)
+            row.append(read_image(match.anonymized).rgb if match is not None else None)
+        rows.append(row)
+    return rows

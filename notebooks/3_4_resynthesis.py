@@ -44,7 +44,7 @@ data_dir = "samples"
 samples_dir = "samples"
 results_dir = "runs/book/smoke/results"
 run_record = "book/generated/run_record.json"
-repository_url = ""
+repository_url = "https://github.com/ganon-project/ganon"  # _config.yml repository.url (a test checks)
 
 # %% tags=["remove-cell"]
 # On Colab, install the companion from the repository named in _config.yml (injected as repository_url).
@@ -52,8 +52,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules and repository_url:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"ganon[eval] @ git+{repository_url}"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"ganon[train,eval,book] @ git+{repository_url}"], check=True)
 
 # %% tags=["remove-cell"]
 from pathlib import Path

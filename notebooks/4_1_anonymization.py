@@ -48,7 +48,7 @@ data_dir = "samples"
 samples_dir = "samples"
 results_dir = "runs/book/smoke/results"
 run_record = "book/generated/run_record.json"
-repository_url = ""
+repository_url = "https://github.com/ganon-project/ganon"  # _config.yml repository.url (a test checks)
 
 # %% tags=["remove-cell"]
 # On Colab, install the companion from the repository named in _config.yml (injected as repository_url).
@@ -56,8 +56,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules and repository_url:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"ganon[eval] @ git+{repository_url}"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"ganon[train,eval,book] @ git+{repository_url}"], check=True)
 
 # %% tags=["remove-cell"]
 from ganon import book
@@ -66,6 +66,7 @@ results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples
 
 # %% tags=["remove-cell"]
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ if dataset == "samples":
 else:
     try:
         wider = read_dataset("wider-face", datasets["wider"]["data_dir"], splits=("val",))
-        inputs = list(wider["path"])[: sizes["max_images"]]
+        inputs = [Path(p) for p in wider["path"]][: sizes["max_images"]]
         source = f"{len(inputs)} WIDER FACE validation photos"
     except (KeyError, FileNotFoundError) as error:
         inputs, source = [], "none"

@@ -50,7 +50,7 @@ data_dir = "samples"
 samples_dir = "samples"
 results_dir = "runs/book/smoke/results"
 run_record = "book/generated/run_record.json"
-repository_url = ""
+repository_url = "https://github.com/ganon-project/ganon"  # _config.yml repository.url (a test checks)
 
 # %% tags=["remove-cell"]
 # On Colab, install the companion from the repository named in _config.yml (injected as repository_url).
@@ -58,8 +58,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules and repository_url:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"ganon[eval] @ git+{repository_url}"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    f"ganon[train,eval,book] @ git+{repository_url}"], check=True)
 
 # %% tags=["remove-cell"]
 from pathlib import Path
@@ -84,7 +84,7 @@ from ganon.evaluation.training_scenario import confusion_figure, evaluate_classi
 from ganon.imageio import read_image
 from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
 from ganon.pipeline.extract import AlignConfig
-from ganon.training.classifier import CLASSIFIER_PRESETS, PretrainedWeightsError, train_classifier, with_overrides
+from ganon.training.classifier import PretrainedWeightsError, profile_classifier_config, train_classifier
 from ganon.weights import WeightsNotFoundError
 
 #: The paper's emotion datasets: profile key -> name in Tables 2-4 and the figure of example faces.
@@ -128,7 +128,7 @@ else:
     for key, (name, _) in PAPER_DATASETS.items():
         try:
             entry = datasets[key]
-            table = read_dataset(entry["manifest"], Path(data_dir) / entry["data_dir"])
+            table = read_dataset(entry["manifest"], entry["data_dir"])
             if sizes["max_images"]:
                 table = table.groupby("split", group_keys=False).head(sizes["max_images"])
             sources[name] = table
@@ -161,31 +161,22 @@ if anonymizer is not None:
         print(name, crops[name].faces["status"].value_counts().to_dict())
 
 
-def example_faces(paired, n: int = 5):
-    """``n`` faces spread over the set, every method side by side, for a figure like the paper's 4-6."""
-    columns = ["Original", "GANonymization", *STAND_INS]
-    pairs = paired.all_pairs()
-    chosen = pairs["GANonymization"].pairs[:: max(1, len(pairs["GANonymization"]) // n)][:n]
-    rows = []
-    for pair in chosen:
-        cells = [read_image(pair.original).rgb]
-        for method in columns[1:]:
-            match = [p for p in pairs[method] if p.rel == pair.rel]
-            cells.append(read_image(match[0].anonymized).rgb if match else None)
-        rows.append(cells)
-    return visualize.face_grid(rows, col_titles=columns, size=1.6)
-
-
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces of the evaluation, each as the original crop, as repainted by GANonymization and as blurred and pixelated by the classical stand-ins. In the paper these are Figures 4-6 (AffectNet, CK+, FACES) with DeepPrivacy2 and CIAGAN instead of the classical methods.", "name": "fig-4-2-faces"}}
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces of the evaluation, a few per dataset: the original crop, the face GANonymization painted from its landmarks, and the classical stand-ins blur and pixelation. In the paper these are Figures 4-6 (AffectNet, CK+, FACES), with DeepPrivacy2 and CIAGAN instead of the classical methods.", "name": "fig-4-2-faces"}}
+columns = ["GANonymization", *STAND_INS]
 for key, (name, figure) in PAPER_DATASETS.items():
     if name not in crops:
         book.record_absent(results, figure, "; ".join(problems) or f"{name} is not part of the {profile} profile")
+shown_rows, shown_titles = [], []
 for name, paired in crops.items():
-    grid = example_faces(paired)
+    rows = visualize.paired_examples(paired, columns, n=5 if len(crops) == 1 else 3)
     figure = dict(PAPER_DATASETS.values()).get(name, "figure4")  # the samples stand in for AffectNet's
-    grid.savefig(results / f"{figure}.png", dpi=110)
+    visualize.face_grid(rows, col_titles=["Original", *columns], size=1.6).savefig(results / f"{figure}.png", dpi=110)
     (results / f"{figure}.absent.txt").unlink(missing_ok=True)
-    book.show_figure(grid)
+    shown_rows += rows
+    shown_titles += [name] * len(rows)
+if shown_rows:  # one figure for the page (one figure target), one PNG per dataset for the report
+    book.show_figure(visualize.face_grid(shown_rows, col_titles=["Original", *columns], row_titles=shown_titles,
+                                         size=1.6))
 
 # %% [markdown]
 # ## Inference scenario: how far do the probabilities move? (Table 2, Figure 7)
@@ -208,9 +199,8 @@ def emotion_model_for(name: str):
 
 def train_runs(name: str, paired) -> dict:
     """Paper profile only: one ConvNeXt per training set, trained on the crops of this dataset."""
-    config = with_overrides(CLASSIFIER_PRESETS.get("paper"), max_epochs=sizes["classifier_max_epochs"],
-                            num_workers=sizes["num_workers"], batch_size=sizes["batch_size"], seed=seed,
-                            accelerator="gpu" if device.startswith("cuda") else "cpu")  # fmt: skip
+    config = profile_classifier_config(sizes, seed=seed, device=device, backbone=models.get("classifier_backbone"),
+                                       preset=models.get("classifier", "paper"))
     table = paired.dataset_table(sources[name])
     runs = {}
     for train_data in TRAIN_DATA:
@@ -331,7 +321,8 @@ for name, per_train in runs.items():
 if reports:
     table4 = pd.concat([r.report for r in reports], ignore_index=True)
     table4.to_csv(results / "table4.csv", index=False)
-    (results / "table4.absent.txt").unlink(missing_ok=True)
+    for name in ("table4", "figure10"):
+        (results / f"{name}.absent.txt").unlink(missing_ok=True)
     book.show_table(table4)
     figure10 = confusion_figure(reports)
     figure10.savefig(results / "figure10.png", dpi=110)

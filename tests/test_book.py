@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,11 +30,13 @@ def test_real_profiles_validate_with_the_briefed_models() -> None:
     assert smoke.models.model_dump() | {} == {
         "detector": "retinaface-mobilenet", "segmenter": "mediapipe-head", "landmark_style": "authors",
         "generator": "ganon-synth-128", "identity": "dlib", "emotion": "fer", "attributes": "age-gender",
+        "classifier": "paper", "classifier_backbone": None,
     }
     assert (paper.device, paper.dataset) == ("cuda", "paper")
     assert (paper.models.detector, paper.models.segmenter, paper.models.identity, paper.models.emotion,
             paper.models.attributes) == ("retinaface-resnet50", "head-unet", "facenet512", "convnext",
                                          "celeba-convnext")
+    assert paper.models.classifier_backbone == "timm-convnext-base-in1k"  # a weights manifest
     assert paper.sizes.max_images is None and paper.sizes.gan_epochs == 25 and paper.sizes.batch_size == 32
     assert set(paper.datasets) == {"celeba", "wider", "affectnet", "ckplus", "faces"}
     # every notebook of the toc has a GPU-hour estimate in the paper profile
@@ -80,11 +83,13 @@ def test_real_toc_lists_every_section_in_paper_order() -> None:
     assert book.stem_title("5_reproduction_report") == "5 Reproduction report"
 
 
-def test_real_config_is_offline_and_names_the_repository_once() -> None:
+def test_real_config_is_offline_and_names_the_repository_in_one_file() -> None:
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     assert config["execute"]["execute_notebooks"] == "off"
     assert config["repository"]["url"] == "https://github.com/ganon-project/ganon"
-    assert config["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    # no launch buttons (they would open book/generated/*.ipynb, which git does not hold): chapters link
+    # to their paired notebooks/<stem>.ipynb instead (test_notebooks_install_from_the_configured_repository)
+    assert not config["launch_buttons"]["colab_url"]
     for pattern in (".*", "**/.*", "_build", "notebooks/**", "ganon/**", "tests/**", ".venv/**"):
         assert pattern in config["exclude_patterns"]
     assert not config["launch_buttons"].get("thebe") and not config["launch_buttons"].get("binderhub_url")
@@ -179,10 +184,13 @@ sizes = {"max_images": -1}
 results_dir = "nowhere"
 
 # %%
+import sys
 from pathlib import Path
 
 Path(results_dir).mkdir(parents=True, exist_ok=True)
 Path(results_dir, "first.txt").write_text(f"{profile} {sizes['max_images']}")
+if "google.colab" in sys.modules:  # a notebook that sets itself up on Colab gets a Colab link in the book
+    print("on Colab")
 print(f"PROFILE={profile} MAX_IMAGES={sizes['max_images']} DEVICE={device}")
 '''
 
@@ -281,6 +289,9 @@ def test_run_executes_and_injects_the_profile(ran_book: tuple[Path, book.RunSumm
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
     assert "repository_url = \"https://github.com/example/tiny\"" in injected[0].source
+    colab = "https://colab.research.google.com/github/example/tiny/blob/main/notebooks/a_first.ipynb"
+    assert nb.cells[0].source == "# First chapter" and colab in nb.cells[1].source  # right under the title
+    assert "colab.research" not in json.dumps(nbformat.read(str(generated / "b_second.ipynb"), as_version=4))
     placeholder = nbformat.read(str(generated / "z_unwritten.ipynb"), as_version=4)
     assert placeholder.cells[0].source.startswith("# Z unwritten")
     record = json.loads((generated / "run_record.json").read_text())
@@ -403,3 +414,41 @@ def test_prepare_results_makes_the_folder_and_only_the_samples_profile_builds_sa
     assert results.is_dir() and not (tmp_path / "none").exists()
     again = book.prepare_results(results, dataset="samples", samples_dir=samples_dir)
     assert again == results and (samples_dir / "manifest.csv").is_file()
+
+
+# ----------------------------------------------------------------------------------------------
+# Colab: paired notebooks and the links to them
+
+
+def test_colab_url_follows_the_configured_repository(tmp_path: Path) -> None:
+    def url(repository: dict) -> str | None:
+        (tmp_path / "_config.yml").write_text(yaml.safe_dump({"repository": repository}))
+        return book.colab_url(tmp_path, "4_1_anonymization")
+
+    assert url({"url": "https://github.com/a/b", "branch": "dev"}) == (
+        "https://colab.research.google.com/github/a/b/blob/dev/notebooks/4_1_anonymization.ipynb")
+    assert url({"url": "https://github.com/a/b.git/"}).startswith("https://colab.research.google.com/github/a/b/blob/main/")
+    assert url({"url": "https://gitlab.com/a/b"}) is None  # Colab opens GitHub notebooks only
+
+
+def test_notebooks_install_from_the_configured_repository() -> None:
+    configured = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
+    for stem in book.toc_notebooks(REPO):
+        source = (REPO / "notebooks" / f"{stem}.py").read_text()
+        if "google.colab" not in source:
+            continue
+        defaults = re.findall(r'^repository_url = "([^"]*)"', source, flags=re.MULTILINE)
+        assert defaults == [configured], f"{stem}: repository_url default {defaults} != _config.yml {configured}"
+        assert "ganon[train,eval,book] @ git+{repository_url}" in source, stem
+
+
+def test_paired_notebooks_are_up_to_date(tmp_path: Path) -> None:
+    assert book.pair_notebooks(REPO, check=True) == [], "run `ganon book pair` and commit notebooks/*.ipynb"
+    # and pairing is reproducible: a copy paired from scratch gives the same bytes
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns("*.ipynb"))
+    written = book.pair_notebooks(tmp_path)
+    assert [p.name for p in written] == [f"{stem}.ipynb" for stem in book.toc_notebooks(REPO)]
+    for path in written:
+        assert path.read_bytes() == (REPO / "notebooks" / path.name).read_bytes()

@@ -1,4 +1,4 @@
-"""``ganon book run|build|all``: execute the section notebooks under a profile and build the Jupyter Book."""
+"""``ganon book run|build|all|pair``: execute the section notebooks under a profile, build the Jupyter Book, pair for Colab."""
 
 from __future__ import annotations
 
@@ -95,6 +95,20 @@ def run_and_build(
     folder = _root(root)
     _run(folder, profile, only, force, keep_going, data_dir, results_dir, cell_timeout)
     _build(folder, allow_failed=False)
+
+
+@book_app.command("pair")
+def pair(
+    check: bool = typer.Option(False, "--check", help="Only report notebooks that are out of date; exit 1 if any."),
+    root: Path | None = _ROOT,
+) -> None:
+    """Write notebooks/<stem>.ipynb from each Jupytext source (the files Colab opens); commit them."""
+    folder = _root(root)
+    stale = book.pair_notebooks(folder, check=check)
+    for path in stale:
+        typer.echo(f"{path}: {'out of date; run `ganon book pair`' if check else 'written'}")
+    if check and stale:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

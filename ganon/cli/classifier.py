@@ -93,7 +93,7 @@ def report_command(
     batch_size: int = typer.Option(32, "--batch-size", help="Images per forward pass."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing report files."),
 ) -> None:
-    """Table 4/5 classification report and Figure 10 confusion matrix on original validation images."""
+    """Table 4/5 classification report and Figure 10/11 confusion matrices on original validation images."""
     from ganon.backends.emotion import load_classifier
     from ganon.data.datasets import DatasetLayoutError
     from ganon.evaluation.training_scenario import evaluate_classifier
