@@ -61,6 +61,7 @@ class _Headings(HTMLParser):
         self.title = ""
         self.h1: list[str] = []
         self.images: list[str] = []
+        self.links: list[str] = []
         self._in: str | None = None
         self._skip = 0
 
@@ -77,6 +78,8 @@ class _Headings(HTMLParser):
             src = dict(attrs).get("src")
             if src:
                 self.images.append(src)
+        if tag == "a" and dict(attrs).get("href"):
+            self.links.append(str(dict(attrs)["href"]))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._in:
@@ -129,6 +132,23 @@ def test_every_toc_chapter_renders_with_its_title(pages: dict[str, _Headings]) -
         title = _expected_title(entry)
         assert _plain(dom.title).startswith(title), (entry, dom.title)
         assert any(_plain(h) == title for h in dom.h1), (entry, dom.h1)
+
+
+def test_chapters_link_to_their_paired_notebook_in_colab(pages: dict[str, _Headings]) -> None:
+    from ganon.book import colab_url
+
+    linked = 0
+    for entry, dom in pages.items():
+        stem = Path(entry).name
+        source = REPO / "notebooks" / f"{stem}.py"
+        if not entry.startswith("book/generated/") or "google.colab" not in source.read_text():
+            continue
+        url = colab_url(REPO, stem)
+        assert url in dom.links, (entry, [link for link in dom.links if "colab" in link])
+        # the link's target is the committed notebook beside the source
+        assert url.endswith(f"/notebooks/{stem}.ipynb") and (REPO / "notebooks" / f"{stem}.ipynb").is_file()
+        linked += 1
+    assert linked >= 7  # every section chapter; the report does not install itself
 
 
 def test_images_exist_and_load_in_the_browser(pages: dict[str, _Headings], browser, tmp_path: Path) -> None:
