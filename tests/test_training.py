@@ -107,6 +107,7 @@ def test_resume_continues_the_step_count(run, pairs: Path, tmp_path: Path) -> No
     assert resumed.steps == STEPS + 20
     record = json.loads((copy / "run.json").read_text())
     assert record["steps"] == STEPS + 20 and len(record["segments"]) == 2
+    assert record["segment_steps"] == 20  # the speed counts this segment's steps, not the whole run's
     assert record["resumed_from"].endswith("last.ckpt")
     ckpt = torch.load(resumed.checkpoint, map_location="cpu", weights_only=True)
     assert ckpt["global_step"] == 2 * (STEPS + 20)  # both optimisers step once per batch

@@ -132,6 +132,10 @@ class RunRecord(L.Callback):
         self._batches_at_start = batches_done(trainer)
         self.write(trainer)
 
+    def on_train_start(self, trainer, module) -> None:
+        # A resumed run's step count is restored only after on_fit_start: count this segment from here.
+        self._batches_at_start = batches_done(trainer)
+
     def write(self, trainer: L.Trainer) -> None:
         if not trainer.is_global_zero:
             return
@@ -145,6 +149,7 @@ class RunRecord(L.Callback):
             "steps": batches,
             "epoch": trainer.current_epoch,
             "wall_time_s": round(self._previous_wall + elapsed, 1),
+            "segment_steps": segment_batches,
             "samples_per_s": round(segment_batches * batch_size * world / elapsed, 2) if elapsed > 0 else None,
             "metrics": metrics,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
