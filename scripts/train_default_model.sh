@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Rebuild the default generator ganon/weights_data/ganon-synth-128.safetensors from nothing but
 # packages on PyPI: synthetic DCGAN faces -> training pairs -> pix2pix (small-128) -> quality -> export.
-# The shipped file was made with exactly these commands on a 2-core CPU (see its .json card, which
-# records the step count, wall time, versions and the quality figures).
+# The shipped file was made with these commands on a 2-core CPU, its training in two segments
+# (--max-time 118, then --resume --max-steps 11000; see its .json card, which records the step count,
+# wall time, versions and the quality figures).
 #
 #   scripts/train_default_model.sh [WORK_DIR] [STEPS]      # then copy WORK_DIR/ganon-synth-128.* to ganon/weights_data/
 set -euo pipefail
 work=${1:-runs/default-model}
-steps=${2:-5922}
+steps=${2:-11000}
 ganon=${GANON:-ganon}
 python=${PYTHON:-python}
 
