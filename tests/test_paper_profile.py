@@ -31,7 +31,7 @@ from ganon.data.samples import sample_photos, video_frames
 from ganon.imageio import read_image
 from ganon.models.checkpoint import authors_discriminator_to_ganon_keys, authors_to_ganon_keys
 from ganon.models.pix2pix import build_discriminator, build_generator
-from miniatures import make_affectnet, make_celeba, make_ckplus, make_faces, make_wider, with_real_faces
+from miniatures import BUILDERS, with_real_faces
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,13 +76,13 @@ def _real_faces(samples: Path) -> list[np.ndarray]:
 
 
 def _write_datasets(data: Path, samples: Path) -> None:
+    """Each dataset of profiles/paper.yaml, in its manifest's layout, in the folder the profile names."""
     faces = _real_faces(samples)
-    builders = {"celeba": make_celeba, "wider-face": make_wider, "affectnet": make_affectnet, "ckplus": make_ckplus,
-                "faces": make_faces}
-    for folder, build in builders.items():
-        with_real_faces(build(data / folder), faces)
+    datasets = yaml.safe_load((REPO / "profiles" / "paper.yaml").read_text())["datasets"]
+    for entry in datasets.values():
+        with_real_faces(BUILDERS[entry["manifest"]](data / entry["data_dir"]), faces)
     group = read_image(samples / "photos" / "multi_face.jpg").rgb  # WIDER is about crowds
-    with_real_faces(data / "wider-face" / "WIDER_val", [group], size=640)
+    with_real_faces(data / datasets["wider"]["data_dir"] / "WIDER_val", [group], size=640)
 
 
 def _book_root(root: Path, backbone: Path) -> None:
