@@ -350,8 +350,10 @@ def card_table(card: Mapping[str, Any], *, skip: Sequence[str] = _CARD_SKIP) -> 
     return pd.DataFrame(rows, columns=["field", "value"])
 
 
-def paired_examples(paired: PairedCrops, methods: Sequence[str], *, n: int = 5) -> list[list[np.ndarray | None]]:
-    """Rows for Figures 4-6: ``n`` faces spread over a paired-crop set, the original then each method's version.
+def paired_examples(
+    paired: PairedCrops, methods: Sequence[str], *, n: int = 5
+) -> list[list[np.ndarray | None]]:
+    """Rows for Figures 4-6: ``n`` faces spread over a paired-crop set, the original, then each method's.
 
     Faces are chosen among those the first method anonymized; a method without that face leaves a gap.
     """

@@ -1,4 +1,4 @@
-"""``ganon book run|build|all|pair``: execute the section notebooks under a profile, build the Jupyter Book, pair for Colab."""
+"""``ganon book run|build|all|pair``: run the notebooks under a profile, build the book, pair for Colab."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def run_and_build(
 
 @book_app.command("pair")
 def pair(
-    check: bool = typer.Option(False, "--check", help="Only report notebooks that are out of date; exit 1 if any."),
+    check: bool = typer.Option(False, "--check", help="Only report out-of-date notebooks; exit 1 if any."),
     root: Path | None = _ROOT,
 ) -> None:
     """Write notebooks/<stem>.ipynb from each Jupytext source (the files Colab opens); commit them."""

@@ -358,7 +358,7 @@ def profile_classifier_config(
     backbone: str | os.PathLike[str] | None = None,
     preset: str = "paper",
 ) -> ClassifierTrainingConfig:
-    """The book's classifier recipe: ``preset`` with a profile's epochs, batch, workers, seed, device and backbone."""
+    """The book's classifier recipe: ``preset`` with a profile's epochs, batch, workers, seed, device, weights."""
     return with_overrides(
         CLASSIFIER_PRESETS.get(preset),
         max_epochs=sizes["classifier_max_epochs"],
@@ -368,4 +368,3 @@ def profile_classifier_config(
         accelerator="gpu" if device.startswith("cuda") else "cpu",
         pretrained_file=resolve_backbone(backbone),
     )
-
