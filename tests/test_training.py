@@ -128,6 +128,32 @@ def test_resume_continues_the_step_count(run, pairs: Path, tmp_path: Path) -> No
     assert card["steps"] == STEPS
 
 
+def test_fine_tune_starts_from_another_runs_weights(run, pairs: Path, tmp_path: Path) -> None:
+    """``init_from``: a new run with its own config (here a lower L1 weight), the earlier run's weights,
+    fresh optimisers and a step count from zero; the record names the checkpoint it started from."""
+    tuned_config = CONFIG.replace(lambda_l1=10.0)
+    tuned = fit(pairs, tmp_path / "tuned", tuned_config, max_steps=5, init_from=run.run_dir, progress=False)
+    assert tuned.steps == 5
+    record = json.loads((tmp_path / "tuned" / "run.json").read_text())
+    start = record["initialized_from"]
+    assert start["checkpoint"] == str(run.checkpoint.resolve()) and start["steps"] == STEPS
+    assert start["config"]["lambda_l1"] == CONFIG.lambda_l1 and record["config"]["lambda_l1"] == 10.0
+    assert record["resumed_from"] is None
+    # five steps moved the weights a little way from the earlier run's, which took 100 steps from its start
+    before, after = _generator_of(run.checkpoint).state_dict(), _generator_of(tuned.checkpoint).state_dict()
+    start = build_generator(CONFIG.generator, seed=CONFIG.seed).state_dict()
+    weights = [k for k in before if k.endswith("weight")]
+    moved = sum(float((after[k] - before[k]).abs().sum()) for k in weights)
+    earlier_run = sum(float((start[k] - before[k]).abs().sum()) for k in weights)
+    assert 0 < moved < earlier_run / 3
+    with pytest.raises(ValueError, match="resume"):
+        fit(pairs, tmp_path / "tuned", tuned_config, max_steps=6, resume=True, init_from=run.run_dir,
+            progress=False)
+    other = CONFIG.replace(resolution=128)
+    with pytest.raises(ValueError, match="resolution"):
+        fit(pairs, tmp_path / "other", other, max_steps=1, init_from=run.run_dir, progress=False)
+
+
 def test_export_reload_matches_the_checkpoint(run, pairs: Path, tmp_path: Path) -> None:
     """fp16 export: bit-identical to the checkpoint's generator with fp16-rounded weights, within
     1e-2 (in [-1, 1]) of the fp32 one, and Synthesizer's uint8 faces within 2 grey levels of it."""
@@ -170,6 +196,15 @@ def test_cli_train_and_export(pairs: Path, tmp_path: Path) -> None:
     assert again.exit_code == 2 and "--resume" in again.output
     resumed = runner.invoke(app, [*common, "--max-steps", "8", "--resume"])
     assert resumed.exit_code == 0 and "8 steps" in resumed.output, resumed.output
+    tuned_dir = tmp_path / "cli-tuned"
+    tuned = runner.invoke(app, ["train", str(pairs), "--run", str(tuned_dir), "--preset", "cpu-test", "--no-progress",
+                                "--accelerator", "cpu", "--max-steps", "2", "--init-from", str(run_dir),
+                                "--lambda-l1", "25"])
+    assert tuned.exit_code == 0, tuned.output
+    tuned_record = json.loads((tuned_dir / "run.json").read_text())
+    assert tuned_record["config"]["lambda_l1"] == 25.0 and tuned_record["initialized_from"]["steps"] == 8
+    _, tuned_card = export_generator(tuned_dir, tmp_path / "tuned.safetensors")
+    assert tuned_card["steps"] == 2 and tuned_card["initialized_from"]["steps"] == 8
     bad_preset = runner.invoke(app, ["train", str(pairs), "--run", str(tmp_path / "x"), "--preset", "nope"])
     assert bad_preset.exit_code == 2 and "nope" in bad_preset.output
 

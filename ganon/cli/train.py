@@ -17,6 +17,7 @@ def train(
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the preset's epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Override the batch size (per device)."),
     lr: float | None = typer.Option(None, "--lr", help="Override the learning rate."),
+    lambda_l1: float | None = typer.Option(None, "--lambda-l1", min=0.0, help="Override the L1 weight (paper: 100)."),
     double_forward: bool = typer.Option(False, "--double-forward", help="The authors' step (generator runs twice)."),
     precision: str = typer.Option("auto", "--precision", help="auto, 32, bf16-mixed, 16-mixed."),
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data-loader processes."),
@@ -25,6 +26,8 @@ def train(
     num_nodes: int = typer.Option(1, "--num-nodes", min=1, help="Nodes (SLURM/torchrun)."),
     strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy, e.g. ddp."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its last checkpoint."),
+    init_from: Path | None = typer.Option(None, "--init-from", help="Fine-tune: start a new run from the weights "
+                                          "of another run (its folder or a .ckpt)."),
     seed: int | None = typer.Option(None, "--seed", help="Override the preset's seed."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
@@ -32,7 +35,7 @@ def train(
     from ganon.training.config import get_preset
     from ganon.training.fit import fit
 
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "num_workers": workers, "seed": seed}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lambda_l1": lambda_l1, "num_workers": workers, "seed": seed}
     changes = {k: v for k, v in overrides.items() if v is not None}
     changes["precision"] = precision
     if double_forward:
@@ -42,6 +45,7 @@ def train(
         devices_value: str | int = int(devices) if devices.isdigit() else devices
         result = fit(data, run, config, max_steps=max_steps, max_time=max_time, accelerator=accelerator,
                      devices=devices_value, num_nodes=num_nodes, strategy=strategy, resume=resume,
+                     init_from=init_from,
                      progress=progress, command=["ganon", *sys.argv[1:]])
     except (KeyError, ValueError, FileNotFoundError, FileExistsError) as error:
         typer.echo(f"error: {error}", err=True)

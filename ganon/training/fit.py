@@ -149,13 +149,15 @@ def fit(
     num_nodes: int = 1,
     strategy: str = "auto",
     resume: bool | str | os.PathLike[str] = False,
+    init_from: str | os.PathLike[str] | None = None,
     progress: bool = True,
     command: list[str] | None = None,
 ) -> FitResult:
     """Train ``config`` on the pairs in ``data_dir`` into ``run_dir``; resume from its last checkpoint.
 
     ``max_steps`` counts training batches (generator + discriminator update each); ``max_time`` is the
-    total wall time over all resumed segments (Lightning's Timer).
+    total wall time over all resumed segments (Lightning's Timer). ``init_from`` fine-tunes: the new run
+    starts from another run's generator and discriminator weights, with fresh optimisers and step count.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -168,6 +170,11 @@ def fit(
             log.warning("resuming with a config that differs from the one in %s", run / RUN_FILE)
     elif (run / RUN_FILE).exists() and find_checkpoint_or_none(run):
         raise FileExistsError(f"{run}: holds a run already; pass resume=True (--resume) or use a new folder")
+    initial = None
+    if init_from is not None:
+        if resume_from is not None:
+            raise ValueError("init_from starts a new run from another run's weights; it cannot be combined with resume")
+        initial = initial_weights(init_from, config)
 
     L.seed_everything(config.seed, workers=True)
     train_set = PairDataset(data_dir, split="train", resolution=config.resolution, hflip=config.hflip)
@@ -194,6 +201,8 @@ def fit(
         "environment": environment(),
         "resumed_from": str(resume_from) if resume_from else None,
     }
+    if initial is not None:
+        record["initialized_from"] = initial.describe()
     steps_per_epoch = max(1, len(train_loader))
     callbacks = [
         PeriodicCheckpoint(ckpt_dir / LAST, minutes=config.checkpoint_minutes),
@@ -220,6 +229,8 @@ def fit(
         benchmark=torch.cuda.is_available() and accelerator != "cpu",
     )
     module = Pix2Pix(config)
+    if initial is not None:
+        initial.apply(module)
     began = time.perf_counter()
     try:
         trainer.fit(module, train_loader, val_loader, ckpt_path=str(resume_from) if resume_from else None)
@@ -258,6 +269,43 @@ def final_losses(run_dir: str | os.PathLike[str], *, last: int = 200) -> dict[st
             if len(values):
                 out[column] = round(float(values.iloc[-1]), 5)
     return out
+
+
+@dataclass(frozen=True)
+class InitialWeights:
+    """Generator and discriminator weights of an earlier run that a fine-tuning run starts from."""
+
+    path: Path
+    state: dict[str, torch.Tensor]
+    steps: int | None
+    config: dict[str, Any]
+
+    def apply(self, module: Pix2Pix) -> None:
+        module.load_state_dict(self.state, strict=True)
+
+    def describe(self) -> dict[str, Any]:
+        from ganon.models.checkpoint import sha256_file
+
+        return {"checkpoint": str(self.path.resolve()), "sha256": sha256_file(self.path), "steps": self.steps,
+                "config": self.config}
+
+
+def initial_weights(checkpoint: str | os.PathLike[str], config: TrainConfig) -> InitialWeights:
+    """Read the weights a fine-tuning run starts from; the architecture must match ``config``'s."""
+    path = find_checkpoint(checkpoint)
+    ckpt = _read_checkpoint(path)
+    try:
+        earlier = TrainConfig.from_dict(ckpt["hyper_parameters"]["config"])
+        state = ckpt["state_dict"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a ganon training checkpoint ({error})") from None
+    shape = ("generator", "discriminator", "resolution")
+    differs = [f"{k} {getattr(earlier, k)!r} != {getattr(config, k)!r}" for k in shape
+               if getattr(earlier, k) != getattr(config, k)]
+    if differs:
+        raise ValueError(f"{path}: cannot fine-tune from this checkpoint: {'; '.join(differs)}")
+    steps = int(ckpt["global_step"]) // 2 if "global_step" in ckpt else None
+    return InitialWeights(path, state, steps, earlier.to_dict())
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -316,6 +364,8 @@ def export_generator(
         "checkpoint": path.name,
         "command": run.get("command"),
     }
+    if run.get("initialized_from"):  # a fine-tuned model: the run its weights started from
+        full_card["initialized_from"] = run["initialized_from"]
     full_card.update(card or {})
     digest = save_generator(out, model, card=full_card, render_style=config.render_style,
                             dtype=torch.float16, overwrite=overwrite)
