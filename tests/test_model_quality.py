@@ -141,3 +141,21 @@ def test_cli(weights: Path, samples_dir: Path, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["models", "quality", "--weights", str(tmp_path / "none.safetensors"),
                                   "--out", str(out), "--samples", str(samples_dir)])
     assert missing.exit_code == 2 and "none.safetensors" in missing.output
+
+
+def test_diversity_tells_one_painted_face_from_many(evaluator: ModelQuality, samples_dir: Path) -> None:
+    """Three different people: their originals are far apart; an 'anonymizer' that paints the same face
+    for everyone (the first person's mirrored face) gives pairs that dlib calls one person."""
+    names = ("tom_hanks.png", "grace_hopper.jpg", "astronaut.png")
+    faces = [_stage(evaluator, samples_dir / "photos" / name).aligned.image for name in names]
+    embed = evaluator.identity.embed
+    painted = embed(np.ascontiguousarray(faces[0][:, ::-1]))
+    records = [FaceQuality(source=name, kind="photo", face_index=0, status="anonymized", identity_distance=0.7,
+                           embeddings=(embed(face), painted)) for name, face in zip(names, faces)]
+    frame = FaceQuality(source="f", kind=VIDEO, face_index=0, status="anonymized", identity_distance=0.7,
+                        embeddings=(painted, painted))  # frames repeat one person: not counted
+    diversity = evaluator.summarize([*records, frame])["diversity"]
+    assert diversity["faces"] == 3 and diversity["pairs"] == 3
+    assert diversity["original_mean_distance"] > 0.6 and diversity["original_pairs_below_threshold"] == 0.0
+    assert diversity["anonymized_mean_distance"] == 0.0 and diversity["anonymized_pairs_below_threshold"] == 1.0
+    assert evaluator.summarize(records[:1])["diversity"] is None

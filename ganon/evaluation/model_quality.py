@@ -15,7 +15,7 @@ import logging
 import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,8 @@ class FaceQuality:
     mouth_anonymized: float | None = None
     eye_original: float | None = None
     eye_anonymized: float | None = None
+    # identity embeddings of the original and the anonymized face (kept out of faces.csv)
+    embeddings: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def realistic(self) -> bool | None:
@@ -157,6 +159,7 @@ class ModelQuality:
             crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LANCZOS4)
         a, b = self.identity.embed(original), self.identity.embed(crop)
         record.identity_distance = round(self.identity.distance(a, b), 5)
+        record.embeddings = (a, b)
         record.anonymized_detected = self._detects(crop)
         marks = self.mesh(crop)
         record.anonymized_mesh = marks is not None
@@ -205,11 +208,12 @@ class ModelQuality:
         metrics["inputs"] = {"photos": len(photos), "frames": {k: len(v) for k, v in frames.items()}}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         with open(out / "faces.csv", "w", newline="") as handle:
-            fields = [*asdict(records[0]), "realistic"] if records else ["source"]
-            writer = csv.DictWriter(handle, fieldnames=fields)
+            columns = [f.name for f in fields(FaceQuality) if f.name != "embeddings"] + ["realistic"]
+            writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             for record in records:
-                writer.writerow({**asdict(record), "realistic": record.realistic})
+                row = {name: getattr(record, name) for name in columns[:-1]}
+                writer.writerow({**row, "realistic": record.realistic})
         log.info("model quality: %s", json.dumps({k: metrics[k] for k in ("identity", "realism")}))
         return metrics
 
@@ -251,8 +255,31 @@ class ModelQuality:
                     (r.original_detected and r.original_mesh) if r.original_detected is not None else None
                     for r in measured),
             },
+            "diversity": self.diversity(measured),
             "expression": expression,
             "config": asdict(self.config),
+        }
+
+    def diversity(self, records: Sequence[FaceQuality]) -> dict[str, Any] | None:
+        """How different the photos' anonymized faces are from one another, beside their originals.
+
+        Every photo face is a different person, so pairs of originals sit above the threshold; pairs
+        of anonymized faces below it mean the generator paints much the same face for everyone, which
+        is what brings some anonymized faces close to their originals."""
+        faces = [r.embeddings for r in records if r.kind == "photo" and r.embeddings is not None]
+        if len(faces) < 2:
+            return None
+        pairs = [(i, j) for i in range(len(faces)) for j in range(i + 1, len(faces))]
+        distance = self.identity.distance
+        originals = np.array([distance(faces[i][0], faces[j][0]) for i, j in pairs])
+        anonymized = np.array([distance(faces[i][1], faces[j][1]) for i, j in pairs])
+        threshold = self.config.identity_threshold
+        return {
+            "faces": len(faces), "pairs": len(pairs),
+            "original_mean_distance": _round(float(originals.mean())),
+            "anonymized_mean_distance": _round(float(anonymized.mean())),
+            "original_pairs_below_threshold": round(float((originals <= threshold).mean()), 4),
+            "anonymized_pairs_below_threshold": round(float((anonymized <= threshold).mean()), 4),
         }
 
 
