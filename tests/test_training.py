@@ -141,14 +141,17 @@ def test_fine_tune_starts_from_another_runs_weights(run, pairs: Path, tmp_path: 
     assert record["resumed_from"] is None
     # five steps moved the weights a little way from the earlier run's, which took 100 steps from its start
     before, after = _generator_of(run.checkpoint).state_dict(), _generator_of(tuned.checkpoint).state_dict()
-    start = build_generator(CONFIG.generator, seed=CONFIG.seed).state_dict()
+    origin = build_generator(CONFIG.generator, seed=CONFIG.seed).state_dict()
     weights = [k for k in before if k.endswith("weight")]
     moved = sum(float((after[k] - before[k]).abs().sum()) for k in weights)
-    earlier_run = sum(float((start[k] - before[k]).abs().sum()) for k in weights)
+    earlier_run = sum(float((origin[k] - before[k]).abs().sum()) for k in weights)
     assert 0 < moved < earlier_run / 3
     with pytest.raises(ValueError, match="resume"):
         fit(pairs, tmp_path / "tuned", tuned_config, max_steps=6, resume=True, init_from=run.run_dir,
             progress=False)
+    resumed = fit(pairs, tmp_path / "tuned", tuned_config, max_steps=7, resume=True, progress=False)
+    assert resumed.steps == 7
+    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["initialized_from"] == start
     other = CONFIG.replace(resolution=128)
     with pytest.raises(ValueError, match="resolution"):
         fit(pairs, tmp_path / "other", other, max_steps=1, init_from=run.run_dir, progress=False)

@@ -124,6 +124,8 @@ class RunRecord(L.Callback):
             previous = json.loads(self.path.read_text())
             self._previous_wall = float(previous.get("wall_time_s", 0.0))
             self.record["segments"] = previous.get("segments", [])
+            if "initialized_from" in previous:  # a resumed fine-tuning run still started from those weights
+                self.record.setdefault("initialized_from", previous["initialized_from"])
         self.record.setdefault("segments", [])
         self.record["segments"].append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                         "resumed_from": self.record.get("resumed_from")})
