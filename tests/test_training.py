@@ -200,9 +200,9 @@ def test_cli_train_and_export(pairs: Path, tmp_path: Path) -> None:
     resumed = runner.invoke(app, [*common, "--max-steps", "8", "--resume"])
     assert resumed.exit_code == 0 and "8 steps" in resumed.output, resumed.output
     tuned_dir = tmp_path / "cli-tuned"
-    tuned = runner.invoke(app, ["train", str(pairs), "--run", str(tuned_dir), "--preset", "cpu-test", "--no-progress",
-                                "--accelerator", "cpu", "--max-steps", "2", "--init-from", str(run_dir),
-                                "--lambda-l1", "25"])
+    tuned = runner.invoke(app, ["train", str(pairs), "--run", str(tuned_dir), "--preset", "cpu-test",
+                                "--no-progress", "--accelerator", "cpu", "--max-steps", "2",
+                                "--init-from", str(run_dir), "--lambda-l1", "25"])
     assert tuned.exit_code == 0, tuned.output
     tuned_record = json.loads((tuned_dir / "run.json").read_text())
     assert tuned_record["config"]["lambda_l1"] == 25.0 and tuned_record["initialized_from"]["steps"] == 8

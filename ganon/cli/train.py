@@ -17,7 +17,8 @@ def train(
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the preset's epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Override the batch size (per device)."),
     lr: float | None = typer.Option(None, "--lr", help="Override the learning rate."),
-    lambda_l1: float | None = typer.Option(None, "--lambda-l1", min=0.0, help="Override the L1 weight (paper: 100)."),
+    lambda_l1: float | None = typer.Option(None, "--lambda-l1", min=0.0,
+                                           help="Override the L1 weight (paper: 100)."),
     double_forward: bool = typer.Option(False, "--double-forward", help="The authors' step (generator runs twice)."),
     precision: str = typer.Option("auto", "--precision", help="auto, 32, bf16-mixed, 16-mixed."),
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data-loader processes."),
@@ -35,7 +36,8 @@ def train(
     from ganon.training.config import get_preset
     from ganon.training.fit import fit
 
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lambda_l1": lambda_l1, "num_workers": workers, "seed": seed}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lambda_l1": lambda_l1,
+                 "num_workers": workers, "seed": seed}
     changes = {k: v for k, v in overrides.items() if v is not None}
     changes["precision"] = precision
     if double_forward:

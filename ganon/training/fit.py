@@ -173,7 +173,8 @@ def fit(
     initial = None
     if init_from is not None:
         if resume_from is not None:
-            raise ValueError("init_from starts a new run from another run's weights; it cannot be combined with resume")
+            raise ValueError("init_from starts a new run from another run's weights; "
+                             "it cannot be combined with resume")
         initial = initial_weights(init_from, config)
 
     L.seed_everything(config.seed, workers=True)
