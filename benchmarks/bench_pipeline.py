@@ -29,7 +29,8 @@ from ganon.models.checkpoint import LoadedGenerator
 from ganon.models.pix2pix import build_generator
 from ganon.pipeline.composite import paste_back
 from ganon.pipeline.extract import AlignConfig, align_face
-from ganon.pipeline.landmarks import FaceMesh, render_landmarks
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.segment import build_segmenter, face_outline_mask
 from ganon.pipeline.synthesize import Synthesizer
 

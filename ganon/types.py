@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: Number of MediaPipe face-mesh points with iris refinement (468 + 10), Section 3.3.
+N_LANDMARKS = 478
+
 #: Order of the five RetinaFace points (from the viewer's point of view, "left" is image-left).
 FIVE_POINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 

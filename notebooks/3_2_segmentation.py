@@ -71,7 +71,8 @@ from ganon.backends.detectors import build_detector
 from ganon.data.samples import sample_photos
 from ganon.imageio import read_image
 from ganon.pipeline.extract import AlignConfig, extract_faces
-from ganon.pipeline.landmarks import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS, FaceMesh
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from ganon.pipeline.segment import SEGMENTERS, apply_mask, build_segmenter, face_outline_mask
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}

@@ -69,8 +69,8 @@ from ganon.backends.detectors import build_detector
 from ganon.data.samples import sample_photos, video_frames
 from ganon.imageio import read_image
 from ganon.pipeline.extract import AlignConfig, extract_faces
-from ganon.pipeline.landmarks import (N_LANDMARKS, RENDER_STYLES, FaceMesh, eye_opening, mouth_opening,
-                                      render_landmarks)
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import N_LANDMARKS, RENDER_STYLES, eye_opening, mouth_opening, render_landmarks
 from ganon.types import Landmarks
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}

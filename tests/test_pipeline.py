@@ -12,7 +12,8 @@ from ganon.backends.detectors import build_detector
 from ganon.imageio import read_image
 from ganon.pipeline.composite import BlendConfig, canvas_to_source, paste_back
 from ganon.pipeline.extract import AlignConfig, align_face, extract_faces
-from ganon.pipeline.landmarks import N_LANDMARKS, FaceMesh, render_landmarks
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import N_LANDMARKS, render_landmarks
 from ganon.pipeline.segment import build_segmenter, face_outline_mask
 
 EXPECTED_FACES = {"astronaut.png": 1, "grace_hopper.jpg": 1, "group_t1.jpg": 6, "multi_face.jpg": 5}

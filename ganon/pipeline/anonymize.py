@@ -18,7 +18,8 @@ import numpy as np
 from ganon.backends.detectors import Detector, build_detector
 from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
 from ganon.pipeline.extract import AlignConfig, extract_faces
-from ganon.pipeline.landmarks import FaceMesh, render_landmarks
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.segment import face_outline_mask
 from ganon.pipeline.synthesize import Synthesizer
 from ganon.types import AlignedFace, Landmarks

@@ -10,21 +10,15 @@ Coordinates follow MediaPipe's drawing utility: x*W and y*H floored, points outs
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from ganon.registry import Registry
-from ganon.types import Landmarks
+from ganon.types import N_LANDMARKS, Landmarks
 
 logger = logging.getLogger(__name__)
 
-# MediaPipe's C++ side logs through glog to stderr before Python logging is set up; keep it to errors.
-os.environ.setdefault("GLOG_minloglevel", "2")
-
-N_LANDMARKS = 478
 
 RENDER_STYLES: Registry[Callable[[np.ndarray, int], np.ndarray]] = Registry("landmark rendering")
 
@@ -66,46 +60,6 @@ def render_landmarks(landmarks: Landmarks, *, size: int | None = None, style: st
     size = size or landmarks.canvas_size
     normalized = landmarks.xy / landmarks.canvas_size
     return RENDER_STYLES.get(style)(normalized, size)
-
-
-class FaceMesh:
-    """MediaPipe FaceMesh with the authors' settings; one instance serves a whole run.
-
-    ``static_image_mode=True, max_num_faces=1, refine_landmarks=True`` gives 478 points (468 + irises).
-    """
-
-    def __init__(self, *, min_detection_confidence: float = 0.5) -> None:
-        import mediapipe as mp
-
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-        )
-        self._lock = threading.Lock()
-
-    def __call__(self, image: np.ndarray) -> Landmarks | None:
-        """478 points of the most prominent face in a square RGB canvas, or None when none is found."""
-        if image.ndim != 3 or image.shape[0] != image.shape[1]:
-            raise ValueError(f"face mesh expects a square RGB canvas, got shape {image.shape}")
-        with self._lock:
-            result = self._mesh.process(np.ascontiguousarray(image))
-        if not result.multi_face_landmarks:
-            return None
-        marks = result.multi_face_landmarks[0].landmark
-        size = image.shape[0]
-        points = np.array([[m.x * size, m.y * size, m.z * size] for m in marks], dtype=np.float32)
-        if len(points) != N_LANDMARKS:
-            raise RuntimeError(f"expected {N_LANDMARKS} face-mesh points, got {len(points)}")
-        return Landmarks(points=points, canvas_size=size)
-
-    def close(self) -> None:
-        self._mesh.close()
-
-    def __enter__(self) -> "FaceMesh":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 #: Indices of the face-mesh points on the outline of the face (MediaPipe's FACEMESH_FACE_OVAL), in order.

@@ -25,7 +25,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ganon.pipeline.extract import AlignConfig, extract_faces
-from ganon.pipeline.landmarks import FaceMesh, render_landmarks
+from ganon.backends.face_mesh import FaceMesh
+from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.segment import apply_mask, build_segmenter
 
 __all__ = [

@@ -1,0 +1,46 @@
+"""Every table and figure of the paper, made by one package function each (``ganon reproduce``).
+
+``REPRODUCERS`` maps a result name (``table1`` ... ``table6``, ``figure3`` ... ``figure11``) to a
+function ``f(settings, *, workdir) -> Result``. ``workdir`` is the run's results folder: functions may
+keep intermediate artefacts there (anonymized face folders, trained classifiers) so that results of one
+section reuse one another's work. Notebooks call them one per result; the CLI calls them by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from ganon.registry import Registry
+from ganon.reproduce.result import Result, Settings
+from ganon.reproduce.store import ResultStore
+
+__all__ = ["REPRODUCERS", "Result", "ResultStore", "Settings", "names", "reproduce"]
+
+Reproducer = Callable[..., Result]
+
+REPRODUCERS: Registry[Reproducer] = Registry("paper result")
+
+#: Modules that register reproducers, one per section of the paper.
+SECTION_MODULES: tuple[str, ...] = ()
+
+
+def _load() -> None:
+    for module in SECTION_MODULES:
+        importlib.import_module(module)
+
+
+def names() -> list[str]:
+    """Every result that can be reproduced, sorted as the paper numbers them."""
+    _load()
+    return sorted(REPRODUCERS.names(), key=lambda n: (n.rstrip("0123456789"), int(n.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)))
+
+
+def reproduce(name: str, settings: Settings, *, workdir: str | Path, store: ResultStore | None = None) -> Result:
+    """Make result ``name`` with ``settings``; with a ``store``, also write it there (or its absence)."""
+    _load()
+    result = REPRODUCERS.get(name)(settings, workdir=Path(workdir))
+    if store is not None:
+        store.save(result)
+    return result
