@@ -12,3 +12,4 @@ if [ ! -f "$STAMP" ]; then
   rm -f .venv/.lock-*; touch "$STAMP"
 fi
 .venv/bin/python -c "from ganon.data.samples import ensure_samples; ensure_samples('samples')"
+bash scripts/fetch_mathjax.sh
