@@ -23,10 +23,11 @@ from ganon.imageio import IMAGE_SUFFIXES, write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["ok", "no_face", "partial", "failed", "skipped_exists"]
-STATUSES: tuple[str, ...] = ("ok", "no_face", "partial", "failed", "skipped_exists")
-#: A partially anonymized photo still shows a face, so it counts as a failure for the exit code.
-FAILING_STATUSES: frozenset[str] = frozenset({"failed", "partial"})
+Status = Literal["ok", "no_face", "failed", "skipped_exists"]
+STATUSES: tuple[str, ...] = ("ok", "no_face", "failed", "skipped_exists")
+#: The statuses that make the exit code 1. A photo is never written half-anonymized (a face that
+#: cannot be re-synthesized is obscured, or the file fails), so there is no "partial" outcome.
+FAILING_STATUSES: frozenset[str] = frozenset({"failed"})
 
 #: Suffix given to targets whose source has no image suffix (they are read by content).
 FALLBACK_SUFFIX = ".png"
@@ -317,14 +318,14 @@ class BatchReport:
         }
 
     def exit_code(self) -> int:
-        """0 when every file succeeded (or had no face, or was skipped); 1 when any failed or was partial."""
+        """0 when every file succeeded (or had no face, or was skipped); 1 when any failed."""
         return 1 if any(result.status in FAILING_STATUSES for result in self.results) else 0
 
     def summary(self) -> str:
-        """One line for the log, e.g. ``12 files: 10 ok, 1 no face, 0 partial, 1 failed, ...``."""
+        """One line for the log, e.g. ``12 files: 10 ok, 1 no face, 1 failed, ...``."""
         t = self.totals()
         return (
-            f"{t['files']} files: {t['ok']} ok, {t['no_face']} no face, {t['partial']} partial, "
+            f"{t['files']} files: {t['ok']} ok, {t['no_face']} no face, "
             f"{t['failed']} failed, {t['skipped_exists']} skipped (output exists); "
             f"{t['faces_found']} faces found, {t['faces_anonymized']} anonymized; {t['seconds']:.1f} s"
         )

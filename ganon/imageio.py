@@ -14,8 +14,8 @@ import io
 import logging
 import os
 import stat
+import secrets
 import struct
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -68,15 +68,6 @@ _GREY_16 = ("I;16", "I;16L", "I;16B", "I;16N")
 # Pillow's decompression-bomb limit and truncated-file switch are module globals; we change them only
 # for the duration of a read, under this lock.
 _PILLOW_GLOBALS = threading.Lock()
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_current_umask()
 
 
 class ImageReadError(ValueError):
@@ -560,14 +551,12 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_existing(path, overwrite=overwrite)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; give the usual permissions
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -577,6 +566,22 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, overwrite: 
             tmp.unlink()
     _fsync_folder(path.parent)
     return path
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new hidden file beside ``path``, opened for writing, with the mode the process umask allows.
+
+    Opened with mode 0o666 so the kernel applies the umask, as for any ordinary new file; the umask
+    itself is never read or changed (changing it is process-wide and races with other threads).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "could not create a temporary file", str(path.parent))
 
 
 def _publish_without_clobbering(tmp: Path, path: Path) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ganon.data.manifests import load_dataset
+from ganon.imageio import IMAGE_SUFFIXES
 
 _RNG = np.random.default_rng(7)
 
@@ -179,9 +180,6 @@ def make_celeba(root: Path, *, drive_layout: bool = False) -> Path:
 
 BUILDERS = {"wider-face": make_wider, "affectnet": make_affectnet, "ckplus": make_ckplus, "faces": make_faces,
             "celeba": make_celeba}
-
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def with_real_faces(root: Path, faces: Sequence[np.ndarray], *, size: int = 192) -> int:

@@ -236,15 +236,8 @@ def test_exit_codes() -> None:
     assert BatchReport.from_results([]).exit_code() == 0
     failed = FileResult.failure("in/bad.jpg", "file is empty", seconds=0.01)
     assert BatchReport.from_results([*_results(), failed]).exit_code() == 1
-    partial = FileResult(
-        Path("in/p.jpg"),
-        (Path("out/p.jpg"),),
-        "partial",
-        faces_found=3,
-        faces_anonymized=2,
-        reason="1 face could not be anonymized",
-    )
-    assert BatchReport.from_results([*_results(), partial]).exit_code() == 1  # a face is still visible
+    with pytest.raises(ValueError, match="status"):  # a photo is never written half-anonymized
+        FileResult(Path("in/p.jpg"), (Path("out/p.jpg"),), "partial", faces_found=3, faces_anonymized=2)
 
 
 def test_result_validation() -> None:
@@ -268,7 +261,6 @@ def test_json_report(tmp_path: Path) -> None:
         "files": 4,
         "ok": 1,
         "no_face": 1,
-        "partial": 0,
         "failed": 1,
         "skipped_exists": 1,
         "faces_found": 2,
@@ -296,7 +288,7 @@ def test_summary_line() -> None:
     failed = FileResult.failure("in/bad.jpg", "file is empty", seconds=0.25)
     line = BatchReport.from_results([*_results(), failed]).summary()
     assert "\n" not in line
-    assert line.startswith("4 files: 1 ok, 1 no face, 0 partial, 1 failed, 1 skipped (output exists)")
+    assert line.startswith("4 files: 1 ok, 1 no face, 1 failed, 1 skipped (output exists)")
     assert "2 faces found, 2 anonymized" in line and line.endswith("2.2 s")
 
 

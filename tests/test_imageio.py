@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -365,6 +368,16 @@ def test_image_suffixes() -> None:
     assert IMAGE_SUFFIXES == {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
+def test_image_suffixes_are_defined_once() -> None:
+    package = Path(__file__).resolve().parents[1] / "ganon"
+    defining = sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if re.search(r"^\s*IMAGE_SUFFIXES\s*[:=]", path.read_text(encoding="utf-8"), re.MULTILINE)
+    )
+    assert defining == ["imageio.py"]
+
+
 # ---------------------------------------------------------------------------------------------- writing
 
 
@@ -442,6 +455,28 @@ def test_jpeg_with_alpha_is_flattened_on_black(tmp_path: Path, caplog: pytest.Lo
     back = read_image(target)
     assert back.alpha is None
     assert back.rgb[:, :12].max() <= 8 and back.rgb[:, 20:].min() >= 190
+
+
+_UMASK_PROBE = """
+import os, sys
+def refuse(mask):
+    raise AssertionError("os.umask called")
+real_umask, os.umask = os.umask, refuse
+import numpy as np
+from ganon.imageio import write_image
+for mask in (0o022, 0o077):
+    real_umask(mask)
+    path = write_image(os.path.join(sys.argv[1], f"{mask:o}.png"), np.zeros((4, 4, 3), np.uint8))
+    print(oct(os.stat(path).st_mode & 0o777))
+"""
+
+
+def test_written_files_follow_the_umask_which_is_never_touched(tmp_path: Path) -> None:
+    """Importing and writing leave the process umask alone; new files get 0o666 less the umask."""
+    run = subprocess.run([sys.executable, "-c", _UMASK_PROBE, str(tmp_path)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["0o644", "0o600"]
 
 
 def test_refuses_to_overwrite_and_leaves_no_temp_files(tmp_path: Path) -> None:

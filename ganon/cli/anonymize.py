@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ganon.batch import BatchReport, PlanError, plan_outputs
+from ganon.batch import FAILING_STATUSES, BatchReport, PlanError, plan_outputs
 from ganon.weights import WeightsNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def anonymize(
         "on_no_face": on_no_face.value, "render_style": anonymizer.synthesizer.render_style,
     })
     for result in results:
-        if result.status in {"failed", "partial"}:
+        if result.status in FAILING_STATUSES:
             typer.echo(f"error: {result.source}: {result.reason}", err=True)
     if json_path is not None:
         try:

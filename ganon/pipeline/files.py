@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ganon.batch import FileResult, Job, face_target
+from ganon.batch import FAILING_STATUSES, FileResult, Job, face_target
 from ganon.imageio import ImageReadError, LoadedImage, read_image, write_image
 from ganon.pipeline.anonymize import Anonymizer, FaceMissError, FaceStages, ImageResult
 
@@ -56,7 +56,7 @@ def anonymize_files(
     with bar:
         for index, result in _run(anonymizer, jobs, options):
             results[index] = result
-            level = logging.WARNING if result.status in {"failed", "partial"} else logging.INFO
+            level = logging.WARNING if result.status in FAILING_STATUSES else logging.INFO
             logger.log(level, "%s: %s%s", result.source, result.status, f" ({result.reason})" if result.reason else "")
             bar.update(1)
     return [results[i] for i in range(len(jobs))]

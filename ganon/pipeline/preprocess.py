@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ganon.imageio import IMAGE_SUFFIXES
 from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
 from ganon.pipeline.landmarks import render_landmarks
@@ -31,7 +32,6 @@ from ganon.pipeline.segment import apply_mask, build_segmenter
 
 __all__ = [
     "MANIFEST_FIELDS",
-    "IMAGE_SUFFIXES",
     "PairMaker",
     "PreprocessConfig",
     "PreprocessSummary",
@@ -47,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 MANIFEST_FIELDS = (
     "source", "face_index", "score", "split", "status", "has_landmarks", "face_path", "landmarks_path",
 )

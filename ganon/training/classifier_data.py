@@ -27,10 +27,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ganon.backends.emotion import PAPER_PREPROCESSING, Preprocessing
-from ganon.imageio import read_image
+from ganon.imageio import IMAGE_SUFFIXES, read_image
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "ClassifierDataModule",
     "ImageTableDataset",
     "TableSpec",
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 Task = Literal["multiclass", "multilabel"]
 #: Suffixes tried when an anonymized copy was written in another image format than the original.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def preprocess_image(image: np.ndarray, preprocessing: Preprocessing = PAPER_PREPROCESSING) -> torch.Tensor:
@@ -118,7 +116,7 @@ def table_spec(table: pd.DataFrame, *, classes: Sequence[str] | None = None) -> 
 def _find_copy(target: Path) -> Path | None:
     if target.is_file():
         return target
-    for suffix in IMAGE_SUFFIXES:
+    for suffix in sorted(IMAGE_SUFFIXES):
         for candidate in (target.with_suffix(suffix), target.with_suffix(suffix.upper())):
             if candidate.is_file():
                 return candidate

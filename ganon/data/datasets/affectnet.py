@@ -19,6 +19,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ganon.data.datasets.base import DATASETS, DatasetReader
+from ganon.imageio import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ CSV_FILES = {"train": "Manually_Annotated_file_lists/training.csv",
 CSV_IMAGES = "Manually_Annotated_Images"
 CSV_COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
                "expression", "valence", "arousal")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def _scalar(path: Path) -> float:

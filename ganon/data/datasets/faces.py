@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ganon.data.datasets.base import DATASETS, DatasetReader
+from ganon.imageio import IMAGE_SUFFIXES
 from ganon.data.datasets.splits import subject_disjoint_split
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,6 @@ FILENAME = re.compile(
     r"^(?P<person>\d{3})_(?P<age>[ymo])_(?P<gender>[mf])_(?P<expression>[adfhns])_(?P<set>[AB])\.jpe?g$",
     re.IGNORECASE,
 )
-IMAGE_SUFFIXES = {".jpg", ".jpeg"}
 
 
 def parse_faces_filename(name: str) -> dict[str, str] | None:
