@@ -18,6 +18,7 @@ from ganon.backends.emotion import (
     read_classifier_metadata,
     save_classifier,
 )
+from ganon.backends.errors import BackendUnavailableError
 from ganon.imageio import read_image
 
 
@@ -134,7 +135,9 @@ def test_convnext_checkpoint_loads_through_the_real_path(
     with torch.inference_mode():
         expected = torch.softmax(reference(batch), dim=1).numpy()
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
-    assert build_emotion_model("convnext", checkpoint=path)._classifier.model is model._classifier.model
+    again = build_emotion_model("convnext", checkpoint=path)._classifier.model
+    assert again is not model._classifier.model  # each backend object owns its network: no process cache
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model._classifier.model.state_dict().values()))
 
 
 def test_checkpoint_guards(tiny_checkpoint, tmp_path: Path) -> None:
@@ -151,5 +154,5 @@ def test_checkpoint_guards(tiny_checkpoint, tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(plain))
     with pytest.raises(ValueError, match="not a ganon classifier"):
         build_emotion_model("convnext", checkpoint=plain)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(BackendUnavailableError, match="missing.safetensors"):
         build_emotion_model("convnext", checkpoint=tmp_path / "missing.safetensors")

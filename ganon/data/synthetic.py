@@ -13,7 +13,6 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -89,9 +88,8 @@ def dcgan_weights_path() -> Path:
     return path
 
 
-@lru_cache(maxsize=2)
 def load_dcgan(path: str | None = None) -> DCGANGenerator:
-    """The DCGAN in eval mode (BatchNorm uses its running statistics), loaded once per process."""
+    """The DCGAN in eval mode (BatchNorm uses its running statistics); the caller keeps it for reuse."""
     source = Path(path) if path else dcgan_weights_path()
     checkpoint = torch.load(source, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or STATE_KEY not in checkpoint:
@@ -108,15 +106,17 @@ def latent_vectors(indices: np.ndarray | list[int], *, seed: int, nz: int = 100)
 
 
 def sample_faces(
-    n: int, *, seed: int = 0, start: int = 0, size: int = 64, batch_size: int = 256
+    n: int, *, seed: int = 0, start: int = 0, size: int = 64, batch_size: int = 256,
+    model: DCGANGenerator | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(index, face)`` for indices ``start .. start + n - 1``: uint8 RGB (size, size, 3).
 
-    Faces larger than 64 px are upscaled with Lanczos (the source caps the detail anyway).
+    Faces larger than 64 px are upscaled with Lanczos (the source caps the detail anyway). Pass a
+    ``model`` from ``load_dcgan`` to reuse it across calls; without one it is loaded for this call.
     """
     if n < 0 or size < 1:
         raise ValueError(f"n must be >= 0 and size >= 1, got n={n}, size={size}")
-    model = load_dcgan()
+    model = model if model is not None else load_dcgan()
     with torch.inference_mode():
         for lo in range(start, start + n, batch_size):
             idx = np.arange(lo, min(lo + batch_size, start + n))

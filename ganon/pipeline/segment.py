@@ -14,6 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from ganon.backends.errors import BackendUnavailableError
 from ganon.pipeline.landmarks import CHIN, FACE_OVAL
 from ganon.registry import Registry
 from ganon.types import Landmarks
@@ -91,11 +92,10 @@ class HeadUNet:
         try:
             import head_segmentation.segmentation_pipeline as seg_pipeline  # type: ignore[import-not-found]
         except ImportError as error:
-            raise RuntimeError(
-                "segmenter 'head-unet' needs the head-segmentation package and its weights "
-                "(see data_manifests/weights/head-unet.yaml and book/running.md); "
-                "the offline default is 'mediapipe-head'"
-            ) from error
+            raise BackendUnavailableError(
+                "segmenter", self.name, "package head-segmentation and its weights",
+                "see data_manifests/weights/head-unet.yaml and book/running.md; the offline default is "
+                "'mediapipe-head'") from error
         self._pipeline = seg_pipeline.HumanHeadSegmentationPipeline(device=device)
 
     def __call__(self, image: np.ndarray, landmarks: Landmarks | None = None) -> np.ndarray:
