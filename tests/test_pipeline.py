@@ -61,7 +61,7 @@ def test_alignment_levels_the_eyes_and_fits_the_box(samples_dir: Path, detector,
     rotation = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     tilted = cv2.warpAffine(photo, rotation, (w, h), flags=cv2.INTER_LINEAR)
     (det,) = detector.detect(tilted)
-    face = align_face(tilted, det, AlignConfig(size=512))
+    face = align_face(tilted, det, AlignConfig(resolution=512))
     eyes = _apply(face.matrix, det.points[:2].astype(np.float64))
     assert abs(eyes[0, 1] - eyes[1, 1]) < 1e-6  # eye line exactly horizontal
     assert eyes[0, 0] < eyes[1, 0]  # image-left eye stays on the left

@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from ganon.backends.detectors import build_detector
 from ganon.cli import app
+from ganon.data.datasets.celeba import CelebA
 from ganon.data.synthetic import write_faces
 from ganon.imageio import read_image
+from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.preprocess import (
     MANIFEST_FIELDS,
@@ -27,11 +30,12 @@ from ganon.pipeline.preprocess import (
     split_of,
 )
 from ganon.pipeline.segment import apply_mask
+from miniatures import CELEBA_IMAGES, make_celeba
 
 SIZE = 64
 PHOTOS = ("single_face.jpg", "tom_hanks.png", "group_t1.jpg")  # 1 + 1 + 6 faces
 N_SYNTH = 3
-CONFIG = PreprocessConfig(size=SIZE)
+CONFIG = PreprocessConfig(resolution=SIZE)
 
 
 def _read_png(path: Path) -> np.ndarray:
@@ -90,14 +94,17 @@ def test_manifest_rows_and_statuses(full_run, source_dir: Path) -> None:
 
 
 def test_pairs_are_lossless_pngs(full_run, source_dir: Path) -> None:
-    """Reading the stored PNGs back gives exactly the pixels that 3.1-3.3 produced."""
+    """Reading the stored PNGs back gives exactly the pixels of 3.1-3.3: the mesh on the 512 px crop,
+    the canvas drawn and the masked face shrunk to the generator's resolution."""
     out, _ = full_run
     maker = PairMaker(CONFIG, out)
     image = read_image(source_dir / "photos" / "single_face.jpg").rgb
-    (face, _score), = maker.faces(image)
-    marks = maker.mesh(face)
+    (face,) = extract_faces(image, build_detector("retinaface-mobilenet"), AlignConfig.paper())
+    assert face.image.shape == (512, 512, 3)
+    marks = maker.preparer.mesh(face.image)
     canvas = render_landmarks(marks, size=SIZE, style="authors")
-    target = apply_mask(face, maker.segmenter(face, marks))
+    masked = apply_mask(face.image, maker.preparer.segmenter(face.image, marks))
+    target = cv2.resize(masked, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     stored_canvas = _read_png(out / "landmarks" / "photos__single_face_0.png")
     stored_face = _read_png(out / "faces" / "photos__single_face_0.png")
     assert stored_canvas.shape == stored_face.shape == (SIZE, SIZE, 3)
@@ -118,7 +125,7 @@ def test_second_run_resumes_and_does_nothing(full_run, source_dir: Path) -> None
     assert (again.pairs, again.no_face, again.unreadable) == (0, 0, 0)
     assert (out / "manifest.csv").read_bytes() == before
     with pytest.raises(ValueError, match="other settings"):
-        preprocess(source_dir, out, PreprocessConfig(size=SIZE * 2), progress=False)
+        preprocess(source_dir, out, PreprocessConfig(resolution=SIZE * 2), progress=False)
 
 
 def test_interrupted_run_completes_to_the_same_rows(full_run, source_dir: Path, tmp_path: Path) -> None:
@@ -172,13 +179,31 @@ def test_seeded_split_is_stable(tmp_path: Path) -> None:
         k: v for k, v in whole.items() if k != "a.png"}
 
 
-def test_celeba_layout_uses_the_official_partition(tmp_path: Path) -> None:
-    (tmp_path / "img_align_celeba").mkdir()
-    (tmp_path / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 1\n000003.jpg 2\n")
-    sources = find_sources(tmp_path, seed=5, val_fraction=0.9)
-    assert [(s.relative, s.split) for s in sources] == [
-        ("img_align_celeba/000001.jpg", "train"), ("img_align_celeba/000002.jpg", "val"),
-        ("img_align_celeba/000003.jpg", "test")]
+OFFICIAL = dict(zip(CELEBA_IMAGES, ("train", "train", "train", "val", "val", "test")))
+
+
+@pytest.mark.parametrize("drive_layout", [False, True], ids=["flat", "Img-Eval-Anno"])
+def test_celeba_layout_uses_the_official_partition(tmp_path: Path, drive_layout: bool) -> None:
+    """Both layouts the CelebA reader accepts, given as the root or as the image folder itself."""
+    root = make_celeba(tmp_path / "celeba", drive_layout=drive_layout)
+    images = root / ("Img/img_align_celeba" if drive_layout else "img_align_celeba")
+    (images / "999999.jpg").write_bytes((images / CELEBA_IMAGES[0]).read_bytes())  # not in the partition
+    assert set(CelebA(root).read()["split"]) == {"train", "val", "test"}  # the reader accepts this tree
+    prefix = images.relative_to(root).as_posix()
+    for given, expected_prefix in ((root, prefix + "/"), (images, "")):
+        sources = find_sources(given, seed=5, val_fraction=0.9)  # a hashed split would put most in val
+        assert [s.relative for s in sources] == [expected_prefix + n for n in CELEBA_IMAGES]
+        assert {Path(s.relative).name: s.split for s in sources} == OFFICIAL
+
+
+def test_celeba_test_images_never_reach_training(tmp_path: Path) -> None:
+    """``ganon preprocess`` on a CelebA download: every pair keeps its official split, test stays test."""
+    root = make_celeba(tmp_path / "celeba", drive_layout=True)
+    summary = preprocess(root, tmp_path / "pairs", PreprocessConfig(resolution=SIZE, assume_aligned=True,
+                                                                    segmenter=None), progress=False)
+    rows = read_manifests(tmp_path / "pairs")
+    assert summary.sources == len(CELEBA_IMAGES) == len({r["source"] for r in rows})
+    assert {Path(r["source"]).name: r["split"] for r in rows} == OFFICIAL
 
 
 def test_cli_exit_codes(samples_dir: Path, source_dir: Path, tmp_path: Path) -> None:

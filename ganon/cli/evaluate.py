@@ -157,7 +157,10 @@ def crops(
     baseline: list[str] | None = typer.Option(
         None, "--baseline", "-b", help="Also apply a baseline to each original crop, e.g. blur-9x9; repeatable."
     ),
-    size: int = typer.Option(256, "--size", min=16, help="Side of the aligned face crops in pixels."),
+    resolution: int = typer.Option(512, "--resolution", "--size", min=16,
+                                   help="Side of the aligned face crops in pixels (the paper: 512); --size is its old name."),
+    detector: str = typer.Option("retinaface-mobilenet", "--detector",
+                                 help="Face detector (the paper's: retinaface-resnet50, paper environment only)."),
     on_miss: str = typer.Option(
         "average", "--on-miss", help="Face without landmarks: average (the paper's generator input) or blur."
     ),
@@ -176,8 +179,8 @@ def crops(
     from ganon.evaluation.identity import list_images
     from ganon.evaluation.paired import write_paired_crops
     from ganon.imageio import IMAGE_SUFFIXES
+    from ganon.backends.errors import BackendUnavailableError
     from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
-    from ganon.pipeline.extract import AlignConfig
     from ganon.weights import WeightsNotFoundError
 
     images: list[Path] = []
@@ -197,11 +200,12 @@ def crops(
         raise _fail(f"--on-miss must be average or blur, got {on_miss!r}")
     try:
         methods = {name: build_baseline(name) for name in (baseline or [])}
-        config = AnonymizeConfig(mode="crops", align=AlignConfig(size=size), on_miss=on_miss)  # type: ignore[arg-type]
+        config = AnonymizeConfig.paper(resolution=resolution, detector=detector, on_miss=on_miss)
         anonymizer = Anonymizer.from_weights(weights, config, device=device, batch_size=batch_size)
         result = write_paired_crops(images, anonymizer, out, baselines=methods, root=root, overwrite=overwrite,
                                     progress=progress)  # fmt: skip
-    except (UnknownNameError, WeightsNotFoundError, FileExistsError, OSError, ValueError) as error:
+    except (UnknownNameError, BackendUnavailableError, WeightsNotFoundError, FileExistsError, OSError,
+            ValueError) as error:
         raise _fail(error) from None
     counts = result.faces["status"].value_counts().to_dict()
     typer.echo(f"{len(images)} photos, {sum(result.faces['image_id'].notna())} faces "

@@ -20,7 +20,8 @@ def _shard(value: str) -> tuple[int, int]:
 def preprocess(
     src: Path = typer.Argument(..., help="Folder of images, or a CelebA root (img_align_celeba/ + partition)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: faces/, landmarks/, manifest*.csv."),
-    size: int = typer.Option(128, "--size", help="Side of the stored pairs (the paper: 512)."),
+    resolution: int = typer.Option(128, "--resolution", "--size", help="Side of the stored pairs, the "
+                                   "generator's resolution (the paper: 512); --size is its old name."),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Parallel processes."),
     shard: str = typer.Option("0/1", "--shard", help="i/n: this job's share of the sources (array jobs)."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many new sources."),
@@ -37,7 +38,7 @@ def preprocess(
 
     try:
         config = PreprocessConfig(
-            size=size, render_style=style, segmenter=None if segmenter == "none" else segmenter,
+            resolution=resolution, render_style=style, segmenter=None if segmenter == "none" else segmenter,
             assume_aligned=aligned, keep_missing=keep_missing, val_fraction=val_fraction, seed=seed,
         )
         summary = run(src, out, config, workers=workers, shard=_shard(shard), limit=limit, progress=progress)

@@ -16,10 +16,11 @@ from typing import Literal
 import numpy as np
 
 from ganon.backends.detectors import Detector, build_detector
-from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
-from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
-from ganon.pipeline.landmarks import render_landmarks
+from ganon.config import check_choice
+from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
+from ganon.pipeline.extract import AlignConfig
+from ganon.pipeline.prepare import FacePreparer, PrepareConfig
 from ganon.pipeline.segment import face_outline_mask
 from ganon.pipeline.synthesize import Synthesizer
 from ganon.types import AlignedFace, Landmarks
@@ -29,11 +30,18 @@ logger = logging.getLogger(__name__)
 Mode = Literal["composite", "crops"]
 OnMiss = Literal["blur", "average", "error"]
 OnNoFace = Literal["skip", "copy", "error"]
+MODES: tuple[str, ...] = ("composite", "crops")
+ON_MISS: tuple[str, ...] = ("blur", "average", "error")
+ON_NO_FACE: tuple[str, ...] = ("skip", "copy", "error")
 
 
 @dataclass(frozen=True)
 class AnonymizeConfig:
-    """Every knob of ``ganon anonymize``; ``paper()`` gives the paper's crops-only output."""
+    """Every knob of ``ganon anonymize``, checked when made; ``paper()`` gives the paper's crops.
+
+    Words are exact and lower case (``mode="Composite"`` is an error that lists the choices), and
+    ``detector`` must be a registered detector backend.
+    """
 
     mode: Mode = "composite"
     detector: str = "retinaface-mobilenet"
@@ -44,9 +52,31 @@ class AnonymizeConfig:
     on_no_face: OnNoFace = "skip"  # an image in which no face is found
     min_face: int = 0  # ignore detections whose longer box side is below this many pixels (0: keep all)
 
+    def __post_init__(self) -> None:
+        from ganon import backends
+
+        check_choice("AnonymizeConfig", "mode", self.mode, MODES)
+        check_choice("AnonymizeConfig", "on_miss", self.on_miss, ON_MISS)
+        check_choice("AnonymizeConfig", "on_no_face", self.on_no_face, ON_NO_FACE)
+        check_choice("AnonymizeConfig", "detector", self.detector, backends.names("detector"))
+        if not 0.0 <= self.detector_threshold <= 1.0:
+            raise ValueError(f"AnonymizeConfig.detector_threshold must be in [0, 1], got {self.detector_threshold}")
+        if self.min_face < 0:
+            raise ValueError(f"AnonymizeConfig.min_face must be >= 0, got {self.min_face}")
+        if not isinstance(self.align, AlignConfig) or not isinstance(self.blend, BlendConfig):
+            raise TypeError("AnonymizeConfig.align must be an AlignConfig and .blend a BlendConfig")
+
     @classmethod
-    def paper(cls) -> "AnonymizeConfig":
-        return cls(mode="crops", detector="retinaface-resnet50", align=AlignConfig.paper(), on_miss="average")
+    def paper(cls, *, resolution: int = 512, **changes: object) -> "AnonymizeConfig":
+        """Section 3's output: one aligned ``resolution`` crop per face, the paper's detector, and the
+        generator's average face where no landmarks are found (the authors' behaviour).
+
+        ``changes`` override single fields, e.g. ``detector=`` where the paper's detector is not
+        installed; the crop's resolution is ``resolution`` (512 in the paper).
+        """
+        preset = cls(mode="crops", detector="retinaface-resnet50",
+                     align=replace(AlignConfig.paper(), resolution=resolution), on_miss="average")
+        return replace(preset, **changes) if changes else preset
 
 
 class FaceMissError(RuntimeError):
@@ -82,7 +112,6 @@ class ImageResult:
     faces: list[FaceOutcome]
     composite: np.ndarray | None = None
     crops: list[np.ndarray] = field(default_factory=list)
-    stages: list[FaceStages] = field(default_factory=list)
 
     @property
     def found(self) -> int:
@@ -102,6 +131,13 @@ class Anonymizer:
         self.synthesizer = synthesizer
         self.detector = detector or build_detector(config.detector, score_threshold=config.detector_threshold)
         self.mesh = FaceMesh()
+        self.preparer = self._preparer()
+
+    def _preparer(self) -> FacePreparer:
+        """Sections 3.1-3.3 as training runs them, with the canvas at the generator's resolution."""
+        config = PrepareConfig(resolution=self.synthesizer.resolution, align=self.config.align,
+                               render_style=self.synthesizer.render_style, min_face=self.config.min_face)
+        return FacePreparer(config, detector=self.detector, mesh=self.mesh)
 
     @classmethod
     def from_weights(cls, weights: str | Path | None, config: AnonymizeConfig = AnonymizeConfig(), *,
@@ -118,30 +154,27 @@ class Anonymizer:
         clone = object.__new__(Anonymizer)
         clone.__dict__.update(self.__dict__)
         clone.config = replace(self.config, **changes)
+        if "detector" in changes or "detector_threshold" in changes:
+            clone.detector = build_detector(clone.config.detector, score_threshold=clone.config.detector_threshold)
+        clone.preparer = clone._preparer()
         return clone
 
     def faces(self, image: np.ndarray) -> list[AlignedFace]:
-        faces = extract_faces(image, self.detector, self.config.align)
-        if self.config.min_face:
-            faces = [f for f in faces if max(f.detection.width, f.detection.height) >= self.config.min_face]
-        return faces
+        return self.preparer.faces(image)
 
     def prepare(self, image: np.ndarray) -> list[FaceStages]:
-        """Sections 3.1 and 3.3 on every face: aligned crop, landmarks and the generator's input canvas."""
+        """Sections 3.1 and 3.3 on every face (shared with training): crop, landmarks, generator canvas."""
         resolution = self.synthesizer.resolution
-        style = self.synthesizer.render_style
         stages: list[FaceStages] = []
-        for face in self.faces(image):
-            marks = self.mesh(face.image)
-            canvas = outline = None
+        for face in self.preparer(image):
+            marks, canvas, outline = face.landmarks, face.canvas, None
             if marks is not None:
-                canvas = render_landmarks(marks, size=resolution, style=style)
                 outline = face_outline_mask(marks, resolution)
             elif self.config.on_miss == "average":
                 # The authors' behaviour: an empty canvas, i.e. the generator's "average face".
                 canvas = np.zeros((resolution, resolution, 3), dtype=np.uint8)
-                outline = _ellipse_in_valid(face, resolution)
-            stages.append(FaceStages(aligned=face, landmarks=marks, canvas=canvas, synthesized=None,
+                outline = _ellipse_in_valid(face.aligned, resolution)
+            stages.append(FaceStages(aligned=face.aligned, landmarks=marks, canvas=canvas, synthesized=None,
                                      outline=outline))
         return stages
 
@@ -157,11 +190,11 @@ class Anonymizer:
         self.synthesize(stages)
         return stages
 
-    def __call__(self, image: np.ndarray, *, keep_stages: bool = False) -> ImageResult:
-        """Anonymize every face of one RGB photo."""
-        return self.assemble(image, self.stages(image), keep_stages=keep_stages)
+    def __call__(self, image: np.ndarray) -> ImageResult:
+        """Anonymize every face of one RGB photo (``stages`` keeps the intermediate pictures)."""
+        return self.assemble(image, self.stages(image))
 
-    def assemble(self, image: np.ndarray, stages: list[FaceStages], *, keep_stages: bool = False) -> ImageResult:
+    def assemble(self, image: np.ndarray, stages: list[FaceStages]) -> ImageResult:
         """Put synthesized faces back (composite) or collect them (crops); obscure faces that have none."""
         outcomes: list[FaceOutcome] = []
         composite = image.copy() if self.config.mode == "composite" else None
@@ -187,8 +220,7 @@ class Anonymizer:
                 composite = paste_back(composite, stage.synthesized, stage.aligned, stage.outline, self.config.blend)
             else:
                 crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))
-        return ImageResult(faces=outcomes, composite=composite, crops=crops,
-                           stages=stages if keep_stages else [])
+        return ImageResult(faces=outcomes, composite=composite, crops=crops)
 
 
 def anonymize(

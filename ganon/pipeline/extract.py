@@ -16,20 +16,28 @@ import cv2
 import numpy as np
 
 from ganon.backends.detectors import Detector
+from ganon.config import renamed_keywords
 from ganon.types import AlignedFace, Detection
 
 
+@renamed_keywords(size="resolution")
 @dataclass(frozen=True)
 class AlignConfig:
-    """How a detection becomes a square canvas; ``paper()`` is Section 3.1."""
+    """How a detection becomes a square canvas of ``resolution`` pixels; ``paper()`` is Section 3.1."""
 
-    size: int = 512
+    resolution: int = 512
     margin: float = 0.0  # extra context around the box, as a fraction of its longer side
     rotate: bool = True
 
+    def __post_init__(self) -> None:
+        if self.resolution < 16:
+            raise ValueError(f"AlignConfig.resolution must be at least 16 pixels, got {self.resolution}")
+        if self.margin < 0:
+            raise ValueError(f"AlignConfig.margin must be >= 0, got {self.margin}")
+
     @classmethod
     def paper(cls) -> "AlignConfig":
-        return cls(size=512, margin=0.0, rotate=True)
+        return cls(resolution=512, margin=0.0, rotate=True)
 
 
 def eye_angle(detection: Detection) -> float:
@@ -45,11 +53,11 @@ def alignment_matrix(detection: Detection, config: AlignConfig) -> tuple[np.ndar
     grow = config.margin * max(w, h)
     w, h = w + 2 * grow, h + 2 * grow
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    scale = config.size / max(w, h)
+    scale = config.resolution / max(w, h)
     angle = eye_angle(detection) if config.rotate else 0.0
     # cv2's angle is counter-clockwise in image coordinates; rotating by the eye angle levels the eyes.
     matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    matrix[:, 2] += np.array([config.size / 2 - cx, config.size / 2 - cy])
+    matrix[:, 2] += np.array([config.resolution / 2 - cx, config.resolution / 2 - cy])
     return matrix, (w * scale, h * scale)
 
 
@@ -77,10 +85,10 @@ def warp_to_canvas(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarr
 
 
 def align_face(image: np.ndarray, detection: Detection, config: AlignConfig = AlignConfig()) -> AlignedFace:
-    """Crop one detected face upright onto a black ``config.size`` square canvas."""
+    """Crop one detected face upright onto a black ``config.resolution`` square canvas."""
     matrix, footprint = alignment_matrix(detection, config)
-    canvas = warp_to_canvas(image, matrix, config.size)
-    valid = _valid_region(config.size, footprint)
+    canvas = warp_to_canvas(image, matrix, config.resolution)
+    valid = _valid_region(config.resolution, footprint)
     canvas[~valid] = 0  # the paper's zero padding beside the box
     return AlignedFace(image=canvas, matrix=matrix, detection=detection,
                        source_size=(int(image.shape[0]), int(image.shape[1])), valid=valid)

@@ -1,5 +1,8 @@
 """Training pairs for Section 3.4: run 3.1-3.3 over a folder and store (face, landmark canvas) PNGs.
 
+Faces are prepared by ``ganon.pipeline.prepare.FacePreparer``, the same code ``ganon anonymize``
+runs, so a photo gives the same landmark canvas in training and at inference.
+
 Each source image gives one row per detected face in a manifest CSV (source, face index, detector
 score, split, status, paths). Pairs are PNG, so the 1-pixel landmark dots survive exactly (the
 authors stored JPEG). Runs are resumable (sources already in a manifest are skipped), shardable
@@ -17,18 +20,18 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ganon.config import renamed_keywords
 from ganon.imageio import IMAGE_SUFFIXES
-from ganon.pipeline.extract import AlignConfig, extract_faces
-from ganon.backends.face_mesh import FaceMesh
-from ganon.pipeline.landmarks import render_landmarks
-from ganon.pipeline.segment import apply_mask, build_segmenter
+from ganon.pipeline.extract import AlignConfig
+from ganon.pipeline.prepare import FacePreparer, PrepareConfig
+from ganon.pipeline.segment import build_segmenter
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -50,32 +53,44 @@ log = logging.getLogger(__name__)
 MANIFEST_FIELDS = (
     "source", "face_index", "score", "split", "status", "has_landmarks", "face_path", "landmarks_path",
 )
-CELEBA_IMAGES = "img_align_celeba"
-CELEBA_PARTITION_FILES = ("list_eval_partition.txt", "Eval/list_eval_partition.txt")
-CELEBA_SPLITS = {"0": "train", "1": "val", "2": "test"}
 
 
+@renamed_keywords(size="resolution")
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """How sources become pairs. ``assume_aligned`` treats each image as an already cropped face."""
+    """How sources become pairs at the generator's ``resolution``; checked against the backend registry.
 
-    size: int = 128
+    ``align`` is the Section 3.1 crop the face mesh runs on (as at inference); ``assume_aligned``
+    treats each image as an already cropped face.
+    """
+
+    resolution: int = 128
     detector: str = "retinaface-mobilenet"
     detector_threshold: float = 0.9
-    margin: float = 0.0
+    align: AlignConfig = field(default_factory=AlignConfig.paper)
     segmenter: str | None = "mediapipe-head"  # None: keep the whole canvas (no 3.2)
     render_style: str = "authors"
     assume_aligned: bool = False
-    detect_padding: float = 0.25  # black border (fraction of the side) added before detection
+    detect_padding: float = 0.25  # black border (fraction of the side) for a second look when none is found
     keep_missing: bool = False  # store faces without landmarks with an all-black canvas
     val_fraction: float = 0.05
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.size < 16:
-            raise ValueError(f"size must be at least 16, got {self.size}")
+        from ganon import backends
+        from ganon.config import check_choice
+
         if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ValueError(f"PreprocessConfig.val_fraction must be in [0, 1), got {self.val_fraction}")
+        check_choice("PreprocessConfig", "detector", self.detector, backends.names("detector"))
+        if self.segmenter is not None:
+            check_choice("PreprocessConfig", "segmenter", self.segmenter, backends.names("segmenter"))
+        self.prepare_config()  # checks resolution, render style and padding
+
+    def prepare_config(self) -> PrepareConfig:
+        """The face preparation these settings ask for (the one inference uses)."""
+        return PrepareConfig(resolution=self.resolution, align=self.align, render_style=self.render_style,
+                             detect_padding=self.detect_padding, assume_aligned=self.assume_aligned)
 
 
 @dataclass(frozen=True)
@@ -107,34 +122,21 @@ def split_of(relative: str, *, seed: int, val_fraction: float) -> str:
     return "val" if u < val_fraction else "train"
 
 
-def _celeba_partition(root: Path) -> Path | None:
-    if not (root / CELEBA_IMAGES).is_dir():
-        return None
-    for name in CELEBA_PARTITION_FILES:
-        if (root / name).is_file():
-            return root / name
-    return None
-
-
 def find_sources(root: str | os.PathLike[str], *, seed: int = 0, val_fraction: float = 0.05,
                  exclude: Path | None = None) -> list[Source]:
-    """Every image under ``root`` (recursive, sorted), or CelebA's images with the official split."""
+    """Every image under ``root`` (recursive, sorted) with its split.
+
+    A CelebA tree (any layout the CelebA reader accepts, or its image folder) keeps the official
+    partition, so no test image reaches training; any other folder is split by ``split_of``.
+    """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a folder")
-    partition = _celeba_partition(root)
-    if partition is not None:
-        sources = []
-        for line in partition.read_text().splitlines():
-            parts = line.split()
-            if len(parts) != 2:
-                continue
-            name, code = parts
-            if code not in CELEBA_SPLITS:
-                raise ValueError(f"{partition}: partition must be 0, 1 or 2, got {code!r} for {name}")
-            sources.append(Source(root / CELEBA_IMAGES / name, f"{CELEBA_IMAGES}/{name}", CELEBA_SPLITS[code]))
-        log.info("CelebA layout: %d images with the official split from %s", len(sources), partition)
-        return sorted(sources, key=lambda s: s.relative)
+    from ganon.data.datasets.celeba import find_partition
+
+    celeba = find_partition(root)
+    if celeba is not None:
+        return _celeba_sources(root, *celeba)
     exclude = exclude.resolve() if exclude is not None else None
     sources = []
     for path in sorted(root.rglob("*")):
@@ -144,6 +146,23 @@ def find_sources(root: str | os.PathLike[str], *, seed: int = 0, val_fraction: f
             continue
         relative = path.relative_to(root).as_posix()
         sources.append(Source(path, relative, split_of(relative, seed=seed, val_fraction=val_fraction)))
+    return sources
+
+
+def _celeba_sources(root: Path, images: Path, partition: Path) -> list[Source]:
+    """CelebA's images that are present, each with its official split; unlisted images are left out."""
+    from ganon.data.datasets.celeba import read_partition
+
+    splits = read_partition(partition)
+    present = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    unlisted = [p.name for p in present if p.name not in splits]
+    if unlisted:
+        log.warning("%s: %d images are not in %s and are left out (their split is unknown), e.g. %s",
+                    images, len(unlisted), partition, unlisted[0])
+    sources = [Source(p, p.relative_to(root).as_posix(), splits[p.name]) for p in present if p.name in splits]
+    if len(sources) < len(splits):
+        log.info("%s lists %d images, %d of them are here", partition, len(splits), len(sources))
+    log.info("CelebA layout: %d images with the official split from %s", len(sources), partition)
     return sources
 
 
@@ -189,43 +208,19 @@ def _read_rgb(path: Path) -> np.ndarray | None:
         return None
 
 
-def _square(image: np.ndarray, size: int) -> np.ndarray:
-    """Centre a (possibly non-square) image on a black square and scale it to ``size``."""
-    h, w = image.shape[:2]
-    side = max(h, w)
-    if h != w:
-        canvas = np.zeros((side, side, 3), dtype=np.uint8)
-        canvas[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = image
-        image = canvas
-    if side == size:
-        return np.ascontiguousarray(image)
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_LANCZOS4 if size > side else cv2.INTER_AREA)
-
-
 class PairMaker:
     """Detector, face mesh and segmenter loaded once; ``__call__`` turns one source into manifest rows."""
 
     def __init__(self, config: PreprocessConfig, out_dir: Path) -> None:
         self.config = config
         self.out_dir = Path(out_dir)
-        self.mesh = FaceMesh()
-        self.segmenter = build_segmenter(config.segmenter) if config.segmenter else None
-        self.detector = None
+        detector = None
         if not config.assume_aligned:
             from ganon.backends.detectors import build_detector
 
-            self.detector = build_detector(config.detector, score_threshold=config.detector_threshold)
-
-    def faces(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """(aligned canvas, detector score) per face; the whole image when ``assume_aligned``."""
-        size = self.config.size
-        if self.config.assume_aligned:
-            return [(_square(image, size), math.nan)]
-        pad = int(round(self.config.detect_padding * max(image.shape[:2])))
-        if pad:  # faces that fill the frame (crops, synthetic faces) are found far more often with a border
-            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        align = AlignConfig(size=size, margin=self.config.margin, rotate=True)
-        return [(f.image, float(f.detection.score)) for f in extract_faces(image, self.detector, align)]
+            detector = build_detector(config.detector, score_threshold=config.detector_threshold)
+        segmenter = build_segmenter(config.segmenter) if config.segmenter else None
+        self.preparer = FacePreparer(config.prepare_config(), detector=detector, segmenter=segmenter)
 
     def __call__(self, source: Source) -> list[dict[str, str]]:
         base = {"source": source.relative, "split": source.split}
@@ -233,32 +228,26 @@ class PairMaker:
         if image is None:
             return [{**base, "face_index": "-1", "score": "", "status": "unreadable", "has_landmarks": "0",
                      "face_path": "", "landmarks_path": ""}]
-        faces = self.faces(image)
+        faces = self.preparer(image)
         if not faces:
             return [{**base, "face_index": "-1", "score": "", "status": "no_face", "has_landmarks": "0",
                      "face_path": "", "landmarks_path": ""}]
         rows = []
         stem = source.relative.rsplit(".", 1)[0].replace("/", "__")
-        for index, (face, score) in enumerate(faces):
+        for index, face in enumerate(faces):
+            score = face.score
             row = {**base, "face_index": str(index), "score": "" if math.isnan(score) else f"{score:.4f}"}
-            marks = self.mesh(face)
-            if marks is None and not self.config.keep_missing:
+            found = face.landmarks is not None
+            if not found and not self.config.keep_missing:
                 rows.append({**row, "status": "no_landmarks", "has_landmarks": "0", "face_path": "",
                              "landmarks_path": ""})
                 continue
-            size = self.config.size
-            if marks is None:
-                canvas = np.zeros((size, size, 3), dtype=np.uint8)
-            else:
-                canvas = render_landmarks(marks, size=size, style=self.config.render_style)
-            target = face
-            if self.segmenter is not None:
-                target = apply_mask(face, self.segmenter(face, marks))
+            size = self.config.resolution
+            canvas = face.canvas if found else np.zeros((size, size, 3), dtype=np.uint8)
             name = f"{stem}_{index}.png"
-            write_png(self.out_dir / "faces" / name, target)
+            write_png(self.out_dir / "faces" / name, self.preparer.training_face(face))
             write_png(self.out_dir / "landmarks" / name, canvas)
-            rows.append({**row, "status": "ok" if marks is not None else "no_landmarks",
-                         "has_landmarks": "1" if marks is not None else "0",
+            rows.append({**row, "status": "ok" if found else "no_landmarks", "has_landmarks": "1" if found else "0",
                          "face_path": f"faces/{name}", "landmarks_path": f"landmarks/{name}"})
         return rows
 

@@ -16,6 +16,38 @@ IDENTITY_FILES = ("identity_CelebA.txt", "Anno/identity_CelebA.txt")
 PARTITIONS = {0: "train", 1: "val", 2: "test"}
 
 
+def find_partition(root: Path | str) -> tuple[Path, Path] | None:
+    """(image folder, ``list_eval_partition.txt``) when ``root`` is a CelebA tree, else None.
+
+    ``root`` may be the CelebA root in either layout the reader accepts (``img_align_celeba/`` or
+    the download's ``Img/img_align_celeba/`` + ``Eval/``), or that image folder itself.
+    """
+    root = Path(root)
+    for base in (root, root.parent, root.parent.parent):
+        for name in IMAGE_DIRS:
+            images = base / name
+            if not images.is_dir() or (base != root and images.resolve() != root.resolve()):
+                continue
+            for partition in PARTITION_FILES:
+                if (base / partition).is_file():
+                    return images, base / partition
+    return None
+
+
+def read_partition(path: Path | str) -> dict[str, str]:
+    """``list_eval_partition.txt`` as file name -> ``train``, ``val`` or ``test`` (the official split)."""
+    path = Path(path)
+    splits: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or parts[1] not in {"0", "1", "2"}:
+            raise ValueError(f"{path}:{number}: expected '<file> <0|1|2>', got {line.strip()!r}")
+        splits[parts[0]] = PARTITIONS[int(parts[1])]
+    return splits
+
+
 @DATASETS.register("celeba")
 class CelebA(DatasetReader):
     """One row per image: ``path``, ``image_id``, ``split``, ``subject``, 40 attribute columns (0/1)
