@@ -177,3 +177,109 @@ def test_paste_back_replaces_the_face_region(samples_dir: Path, detector, mesh) 
     nose = np.round(_apply(canvas_to_source(face, 512)[:2], marks.xy[1:2].astype(np.float64))).astype(int)[0]
     assert np.abs(out[nose[1], nose[0]].astype(int) - 128).max() <= 2
     np.testing.assert_array_equal(out[:20, :20], photo[:20, :20])
+
+
+# ------------------------------------------------------------- one face preparation, typed settings
+
+
+def test_training_and_inference_draw_the_same_canvas(samples_dir: Path, tmp_path: Path) -> None:
+    """``ganon preprocess`` stores, for every face of a photo, the canvas ``ganon anonymize`` feeds
+    the generator: one preparation (mesh on the 512 px crop, canvas at the generator's resolution)."""
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.pipeline.preprocess import PreprocessConfig, preprocess, read_manifests
+
+    anonymizer = Anonymizer.from_weights(None, device="cpu")  # the shipped generator
+    synthesizer = anonymizer.synthesizer
+    src = tmp_path / "photos"
+    src.mkdir()
+    names = ("group_t1.jpg", "grace_hopper.jpg")
+    for name in names:
+        (src / name).write_bytes((samples_dir / "photos" / name).read_bytes())
+    config = PreprocessConfig(resolution=synthesizer.resolution, render_style=synthesizer.render_style,
+                              segmenter=None)
+    preprocess(src, tmp_path / "pairs", config, progress=False)
+    rows = read_manifests(tmp_path / "pairs")
+    compared = 0
+    for name in names:
+        stages = anonymizer.prepare(read_image(src / name).rgb)
+        stored = {int(r["face_index"]): r for r in rows if r["source"] == name and r["status"] == "ok"}
+        assert sorted(stored) == [i for i, s in enumerate(stages) if s.landmarks is not None]
+        for index, row in stored.items():
+            canvas = cv2.imread(str(tmp_path / "pairs" / row["landmarks_path"]))[..., ::-1]
+            assert canvas.shape == (synthesizer.resolution,) * 2 + (3,)
+            np.testing.assert_array_equal(canvas, stages[index].canvas)
+            compared += 1
+    assert compared >= 6  # most of the seven faces have landmarks
+
+
+def test_second_look_with_a_border_keeps_photo_coordinates() -> None:
+    """Faces that fill the frame are found on a bordered copy; their crops still map the photo itself."""
+    from ganon.data.synthetic import load_dcgan, sample_faces
+    from ganon.pipeline.prepare import FacePreparer, PrepareConfig
+
+    model = load_dcgan()
+    # DCGAN faces (native 64 px) that the detector misses without a border; some it finds with one
+    faces = [dict(sample_faces(1, seed=0, start=i, size=64, model=model))[i] for i in (11, 28, 35)]
+    detector = build_detector("retinaface-mobilenet")
+    plain = FacePreparer(PrepareConfig(resolution=64), detector=detector)
+    assert [len(plain.faces(face)) for face in faces] == [0, 0, 0]
+    rescued = 0
+    for padding in (0.5, 1.0):
+        bordered = FacePreparer(PrepareConfig(resolution=64, detect_padding=padding), detector=detector)
+        for face in faces:
+            for crop in bordered.faces(face):
+                rescued += 1
+                x1, y1, x2, y2 = crop.detection.box
+                assert 0 <= (x1 + x2) / 2 <= face.shape[1] and 0 <= (y1 + y2) / 2 <= face.shape[0]
+                assert crop.source_size == face.shape[:2]
+                np.testing.assert_array_equal(crop.image, align_face(face, crop.detection).image)
+    assert rescued >= 2
+
+
+def test_anonymize_config_rejects_unknown_words_and_lists_the_choices() -> None:
+    from ganon.pipeline.anonymize import AnonymizeConfig
+
+    with pytest.raises(ValueError, match=r"'composite', 'crops'.*got 'Composite'.*lower case"):
+        AnonymizeConfig(mode="Composite")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"on_miss must be one of 'blur', 'average', 'error'"):
+        AnonymizeConfig(on_miss="skip")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"on_no_face .*'skip', 'copy', 'error'"):
+        AnonymizeConfig(on_no_face="blur")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"detector must be one of .*'retinaface-mobilenet'"):
+        AnonymizeConfig(detector="retinaface")
+    with pytest.raises(ValueError, match="detector_threshold"):
+        AnonymizeConfig(detector_threshold=1.5)
+    assert AnonymizeConfig(mode="crops").mode == "crops"
+
+
+def test_the_paper_preset_is_the_one_paper_mode() -> None:
+    from ganon.pipeline.anonymize import AnonymizeConfig
+
+    paper = AnonymizeConfig.paper()
+    assert (paper.mode, paper.detector, paper.on_miss) == ("crops", "retinaface-resnet50", "average")
+    assert paper.align == AlignConfig.paper() and paper.align.resolution == 512
+    offline = AnonymizeConfig.paper(resolution=128, detector="retinaface-mobilenet")
+    assert (offline.mode, offline.on_miss, offline.align.resolution) == ("crops", "average", 128)
+    with pytest.raises(ValueError, match="mode"):
+        AnonymizeConfig.paper(mode="Crops")
+    package = Path(__file__).resolve().parents[1] / "ganon"
+    by_hand = [p.name for p in package.rglob("*.py") if 'mode="crops", align=' in p.read_text(encoding="utf-8")]
+    assert by_hand == []  # nobody rebuilds paper mode field by field
+
+
+def test_resolution_is_the_one_name_and_size_a_deprecated_alias() -> None:
+    from ganon.pipeline.preprocess import PreprocessConfig
+
+    with pytest.warns(DeprecationWarning, match=r"AlignConfig\(size=\.\.\.\) is deprecated; use resolution="):
+        old = AlignConfig(size=256)
+    assert old == AlignConfig(resolution=256)
+    with pytest.warns(DeprecationWarning):
+        assert old.size == 256
+    with pytest.raises(TypeError, match="resolution= only"):
+        AlignConfig(size=256, resolution=256)
+    with pytest.warns(DeprecationWarning):
+        assert PreprocessConfig(size=64) == PreprocessConfig(resolution=64)
+    with pytest.raises(ValueError, match="at least 16"):
+        AlignConfig(resolution=8)
+    with pytest.raises(ValueError, match=r"segmenter must be one of .*'mediapipe-head'"):
+        PreprocessConfig(segmenter="mediapipe")
