@@ -82,7 +82,6 @@ from ganon.evaluation.identity import identity_distances, pair_by_relative_path,
 from ganon.evaluation.reference import paper_table
 from ganon.imageio import read_image, write_image
 from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
-from ganon.pipeline.extract import AlignConfig
 from ganon.pipeline.segment import apply_mask, build_segmenter
 from ganon.pipeline.synthesize import Synthesizer
 from ganon.weights import WeightsNotFoundError, resolve_weights
@@ -158,8 +157,8 @@ examples: list[dict[str, np.ndarray]] = []
 if not problems:
     shutil.rmtree(faces_dir, ignore_errors=True)
     synthesizer = Synthesizer.from_file(weights, device=device, batch_size=sizes["batch_size"])
-    anonymizer = Anonymizer(synthesizer, AnonymizeConfig(mode="crops", align=AlignConfig(size=sizes["image_size"]),
-                                                         on_miss="average"), detector=detector)
+    paper_mode = AnonymizeConfig.paper(resolution=sizes["image_size"], detector=models["detector"])
+    anonymizer = Anonymizer(synthesizer, paper_mode, detector=detector)
     baselines = {name: build_baseline(name) for name in BASELINES.names()}
     for path in inputs:
         image = read_image(path).rgb

@@ -83,7 +83,6 @@ from ganon.evaluation.tables import audit_table3
 from ganon.evaluation.training_scenario import confusion_figure, evaluate_classifier
 from ganon.imageio import read_image
 from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
-from ganon.pipeline.extract import AlignConfig
 from ganon.training.classifier import PretrainedWeightsError, profile_classifier_config, train_classifier
 from ganon.weights import WeightsNotFoundError
 
@@ -109,8 +108,7 @@ problems: list[str] = []
 try:
     anonymizer = Anonymizer.from_weights(
         models["generator"],
-        AnonymizeConfig(mode="crops", detector=models["detector"], align=AlignConfig(size=sizes["image_size"]),
-                        on_miss="average"),
+        AnonymizeConfig.paper(resolution=sizes["image_size"], detector=models["detector"]),
         device=device, batch_size=sizes["batch_size"])  # fmt: skip
 except WeightsNotFoundError as error:
     anonymizer = None
