@@ -15,7 +15,7 @@ ganon=${GANON:-ganon}
 python=${PYTHON:-python}
 
 "$ganon" synth-faces 8000 --out "$work/synth" --seed 0 --size 128
-"$ganon" preprocess "$work/synth" --out "$work/pairs" --size 128 --workers 2 --seed 0
+"$ganon" preprocess "$work/synth" --out "$work/pairs" --resolution 128 --workers 2 --seed 0
 "$ganon" train "$work/pairs" --run "$work/base" --preset small-128 --max-steps "$base_steps"
 "$ganon" train "$work/pairs" --run "$work/train" --preset small-128 --init-from "$work/base" \
     --lambda-l1 30 --lr 1e-4 --max-steps "$steps"

@@ -283,3 +283,33 @@ def test_resolution_is_the_one_name_and_size_a_deprecated_alias() -> None:
         AlignConfig(resolution=8)
     with pytest.raises(ValueError, match=r"segmenter must be one of .*'mediapipe-head'"):
         PreprocessConfig(segmenter="mediapipe")
+
+
+_IMPORT_PROBE = """
+import importlib, os, pkgutil, sys
+import cv2, mediapipe, numpy, PIL, torch  # third-party packages may set what they like (cv2: LD_LIBRARY_PATH)
+before = dict(os.environ)
+calls = []
+real_umask = os.umask
+os.umask = lambda mask: calls.append(mask) or real_umask(mask)
+import ganon.pipeline, ganon.backends
+names = ["ganon.imageio", "ganon.batch", "ganon.config", "ganon.models.classifier_checkpoint"]
+for package in (ganon.pipeline, ganon.backends):
+    names += [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+for name in names:
+    importlib.import_module(name)
+changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))
+print(len(names), changed, calls)
+"""
+
+
+def test_importing_the_pipeline_changes_no_environment_and_no_umask() -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    count, changed, calls = run.stdout.strip().rsplit("\n", 1)[-1].split(" ", 2)
+    assert int(count) >= 15 and changed == "[]" and calls == "[]"
