@@ -171,7 +171,7 @@ def test_paired_crops_from_a_real_generator_and_baselines(samples_dir, tmp_path)
     weights = tmp_path / "tiny.safetensors"
     save_generator(weights, build_generator("tiny-64", seed=0), render_style="authors",
                    card={"name": "untrained tiny-64", "render_style": "authors"})  # fmt: skip
-    anonymizer = Anonymizer.from_weights(weights, AnonymizeConfig(align=AlignConfig(size=128)), device="cpu")
+    anonymizer = Anonymizer.from_weights(weights, AnonymizeConfig(align=AlignConfig(resolution=128)), device="cpu")
     inputs = tmp_path / "in"
     inputs.mkdir()
     shutil.copyfile(samples_dir / "photos" / "astronaut.png", inputs / "astronaut.png")

@@ -36,7 +36,7 @@ def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 synthetic DCGAN faces through the real preprocessing, stored at the preset's 64 px."""
     root = tmp_path_factory.mktemp("train")
     write_faces(root / "faces", 12, seed=0, size=128, progress=False)
-    summary = preprocess(root / "faces", root / "pairs", PreprocessConfig(size=64, val_fraction=0.2),
+    summary = preprocess(root / "faces", root / "pairs", PreprocessConfig(resolution=64, val_fraction=0.2),
                          progress=False)
     assert summary.pairs >= 10
     return root / "pairs"
@@ -76,7 +76,7 @@ def test_run_json_records_seed_config_and_versions(run, pairs: Path) -> None:
     assert packages["torch"] == torch.__version__.split("+")[0] or packages["torch"] == torch.__version__
     assert packages["lightning"] and packages["ganon"]
     assert record["data"]["train_pairs"] == len(PairDataset(pairs, split="train"))
-    assert record["data"]["preprocess"]["size"] == 64
+    assert record["data"]["preprocess"]["resolution"] == 64
     assert record["parameters"]["generator"] > 0 and record["command"] == ["pytest"]
 
 
