@@ -143,6 +143,14 @@ def test_missing_weights_says_how_to_get_some(samples_dir: Path, tmp_path: Path,
     assert not any(tmp_path.glob("*.png"))
 
 
+def test_unknown_detector_lists_the_registered_ones(samples_dir: Path, tmp_path: Path, runner: CliRunner,
+                                                    weights: Path) -> None:
+    code, output = _run(runner, str(samples_dir / "photos" / "astronaut.png"), "--out", str(tmp_path / "out"),
+                        "--weights", str(weights), "--detector", "RetinaFace-MobileNet")
+    assert code == 2 and "'retinaface-mobilenet'" in output and "lower case" in output
+    assert not (tmp_path / "out").exists()  # nothing was written
+
+
 def _save(image: Image.Image, path: Path, **options: object) -> Path:
     image.save(path, **options)
     return path
@@ -213,3 +221,5 @@ def test_python_api_matches_the_cli(samples_dir: Path, weights: Path) -> None:
     assert result.composite.shape == read_image(samples_dir / "photos" / "group_t1.jpg").rgb.shape
     crops = ganon.anonymize(samples_dir / "photos" / "astronaut.png", weights=weights, mode="crops")
     assert len(crops.crops) == 1 and crops.composite is None
+    with pytest.raises(ValueError, match="'composite', 'crops'"):  # a wrong word never selects a branch
+        ganon.anonymize(samples_dir / "photos" / "astronaut.png", weights=weights, mode="Composite")

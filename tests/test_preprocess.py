@@ -229,3 +229,9 @@ def test_cli_exit_codes(samples_dir: Path, source_dir: Path, tmp_path: Path) -> 
     assert missing.exit_code == 2 and "nope" in missing.output and "not a folder" in missing.output
     shard = runner.invoke(app, ["preprocess", str(clean), "--out", str(tmp_path / "o4"), "--shard", "2/2"])
     assert shard.exit_code == 2 and "--shard" in shard.output
+    segmenter = runner.invoke(app, ["preprocess", str(clean), "--out", str(tmp_path / "o5"), "--segmenter", "unet"])
+    assert segmenter.exit_code == 2 and "'mediapipe-head'" in segmenter.output
+    assert not (tmp_path / "o5").exists()
+    resolution = runner.invoke(app, ["preprocess", str(clean), "--out", str(tmp_path / "o6"), "--resolution", "64",
+                                     "--no-progress"])
+    assert resolution.exit_code == 0 and read_manifests(tmp_path / "o6") == rows  # --size is its old name

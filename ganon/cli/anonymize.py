@@ -68,9 +68,9 @@ def anonymize(
         _fail(error)
     if not jobs:
         _fail(f"no images found in {', '.join(str(p) for p in inputs)}")
-    config = AnonymizeConfig(mode=mode.value, detector=detector, detector_threshold=threshold,
-                             on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face)
     try:
+        config = AnonymizeConfig(mode=mode.value, detector=detector, detector_threshold=threshold,
+                                 on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face)
         anonymizer = Anonymizer.from_weights(weights, config, device=device, batch_size=batch_size)
     except (WeightsNotFoundError, ValueError, RuntimeError, OSError) as error:
         _fail(error)
