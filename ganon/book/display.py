@@ -1,0 +1,207 @@
+"""What the notebooks call to show a result: tables in full, a table beside the paper's, figures, cards.
+
+Whatever these functions show passes through :func:`shown_text`, which turns absolute paths into
+paths relative to the book (or just a file name), so no page names a folder of the machine that built it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ganon.book.report import Comparison, figure_file, missing_reason
+from ganon.evaluation.reference import paper_result, result_names
+from ganon.reproduce.store import ResultStore
+
+__all__ = [
+    "comparison_summary",
+    "comparison_view",
+    "model_card_summary",
+    "show_comparison",
+    "show_figure",
+    "show_figures",
+    "show_table",
+    "shown_text",
+]
+
+#: An absolute POSIX path of at least two parts, not part of a URL or of a relative path.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+@-]+/)+[\w.+@-]*")
+
+
+def _relative(match: re.Match[str]) -> str:
+    path = Path(match.group(0))
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + (path.relative_to(base).as_posix() or ".")
+        except ValueError:
+            continue
+    return f"…/{path.name}" if path.name else "…/"
+
+
+def shown_text(value: Any) -> Any:
+    """``value`` with every absolute path made relative to the working folder (``~/...`` under home,
+    else only its last part); values that are not strings are returned unchanged."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    return _ABSOLUTE_PATH.sub(_relative, value) if isinstance(value, str) else value
+
+
+def _shown_frame(frame: Any) -> Any:
+    shown = frame.astype(object).where(frame.notna(), "")
+    shown = shown.map(shown_text) if hasattr(shown, "map") else shown.applymap(shown_text)
+    shown.index = [shown_text(v) for v in shown.index]
+    return shown
+
+
+def _details(summary: str, html: str) -> str:
+    return f"<details><summary>{summary}</summary>\n{html}\n</details>"
+
+
+def show_table(frame: Any, *, index: bool = False, caption: str | None = None) -> None:
+    """Display a DataFrame in full (no truncated cells), blanks for missing values, 4 significant digits."""
+    from IPython.display import HTML, Markdown, display
+
+    if caption:
+        display(Markdown(shown_text(caption)))
+    display(HTML(_shown_frame(frame).to_html(index=index, float_format=lambda v: f"{v:.4g}",
+                                             classes="dataframe ganon-table", border=0)))
+
+
+def comparison_view(cmp: Comparison) -> Any:
+    """The comparison as shown: keys, quantity (if several), the paper as printed, ours, difference."""
+    frame = cmp.beside.drop(columns=["paper"]).rename(
+        columns={"paper_printed": "paper", "within_rounding": "within rounding"})
+    keys = [c for c in frame.columns if c not in {"quantity", "paper", "ours", "difference", "within rounding"}]
+    columns = [*keys, "quantity", "paper", "ours", "difference", "within rounding"]
+    if frame["quantity"].nunique() == 1:
+        columns.remove("quantity")
+    return frame[columns]
+
+
+def comparison_summary(cmp: Comparison) -> Any:
+    """Per quantity: rows with both values, mean and largest |difference|, rows equal up to rounding."""
+    import pandas as pd
+
+    rows = []
+    for quantity, group in cmp.beside.groupby("quantity", sort=False):
+        both = group[group["ours"].notna() & group["paper"].notna()]
+        rows.append({"quantity": quantity, "rows compared": len(both),
+                     "mean |difference|": both["difference"].abs().mean(),
+                     "largest |difference|": both["difference"].abs().max(),
+                     "within rounding": int(both["within_rounding"].sum())})
+    return pd.DataFrame(rows)
+
+
+def show_comparison(cmp: Comparison, *, max_rows: int = 40) -> None:
+    """Display one table comparison in a notebook, or the reason it is absent plus the paper's values.
+
+    Comparisons longer than ``max_rows`` show a per-quantity summary and fold the full table away.
+    """
+    from IPython.display import HTML, Markdown, display
+
+    from ganon.evaluation.tables import to_html
+
+    title = f"Paper {cmp.spec.title}"
+    if cmp.regenerated:
+        display(Markdown(f"**{title}.** The paper's value as printed beside ours; `difference` is "
+                         "ours minus the paper, `within rounding` whether ours prints as the paper's value."))
+        view = comparison_view(cmp)
+        if len(view) > max_rows:
+            display(HTML(to_html(comparison_summary(cmp))))
+            display(HTML(_details(f"All {len(view)} rows", to_html(_shown_frame(view)))))
+        else:
+            display(HTML(to_html(_shown_frame(view))))
+    else:
+        display(Markdown(f"**{title}.** Not regenerated in this profile: {shown_text(cmp.absent_reason)}."))
+        display(HTML(_details(f"The paper's values ({len(cmp.paper)} rows)",
+                              cmp.paper.to_html(index=False, na_rep="", border=0))))
+
+
+def show_figure(fig: Any) -> None:
+    """Display a Matplotlib figure as a PNG output (no pyplot state involved)."""
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
+def show_figures(results_dir: Path | str, record: Mapping[str, Any]) -> None:
+    """Display our example and confusion-matrix figures (3-6, 8, 10, 11) or why each is absent."""
+    from IPython.display import SVG, Image, Markdown, display
+
+    store = ResultStore(results_dir)
+    for name in result_names(("figure",)):
+        spec = paper_result(name)
+        if spec.notebook is None or spec.drawn_from is not None:
+            continue
+        reason = missing_reason(spec, store, record)
+        if reason is not None:
+            display(Markdown(f"**Paper {spec.title}.** Not regenerated in this profile: {shown_text(reason)}."))
+            continue
+        path = figure_file(results_dir, spec.name)
+        display(Markdown(f"**Paper {spec.title}** (ours, `{path.name}`)."))
+        display(SVG(filename=str(path)) if path.suffix == ".svg" else Image(filename=str(path)))
+
+
+def _get(card: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = card
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * float(value):.1f} %"
+
+
+def _card_rows(card: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    g = functools.partial(_get, card)
+    hardware = g("hardware.cuda") or g("hardware.cpu")
+    identity = g("quality.identity.fraction_above_threshold")
+    expression = g("quality.expression.all_frames") or {}
+    return [
+        ("name", g("name")),
+        ("origin", g("origin")),
+        ("architecture", ", ".join(str(v) for v in (g("generator_preset"),
+                                                    g("resolution") and f"{g('resolution')} px") if v)),
+        ("landmark style", g("render_style")),
+        ("parameters", f"{g('parameters'):,}" if isinstance(g("parameters"), int) else g("parameters")),
+        ("training data", g("training_data") or (g("data.train_pairs") and
+                                                  f"{g('data.train_pairs'):,} training pairs")),
+        ("training", ", ".join(s for s in (
+            g("steps") is not None and f"{g('steps'):,} steps",
+            g("initialized_from.steps") is not None and f"after {g('initialized_from.steps'):,} of a base model",
+            g("training_config.lambda_l1") is not None and f"L1 weight {g('training_config.lambda_l1'):g}",
+            g("training_config.batch_size") is not None and f"batch {g('training_config.batch_size')}",
+        ) if s)),
+        ("wall time", g("wall_time_s") is not None and (
+            f"{g('wall_time_s') / 3600:.1f} h" + (f" on {hardware}" if hardware else ""))),
+        ("identity changed", identity is not None and (
+            f"{_percent(identity)} of {g('quality.identity.n')} faces beyond {g('quality.identity.backend')}'s "
+            f"threshold {g('quality.identity.threshold')}")),
+        ("realism", g("quality.realism.fraction_both") is not None and (
+            f"{_percent(g('quality.realism.fraction_both'))} of outputs found as faces again")),
+        ("expression kept", expression.get("mouth_r") is not None and (
+            f"mouth opening r = {expression['mouth_r']:.2f}, eye opening r = {expression.get('eye_r', float('nan')):.2f}")),
+        ("trained", "no: random weights" if g("trained") is False else None),
+        ("sha256", g("sha256") and f"{g('sha256')[:16]}…"),
+    ]
+
+
+def model_card_summary(card: Mapping[str, Any], *, source: Path | str | None = None) -> Any:
+    """About ten key rows of a generator's model card (``field | value``) for a chapter, instead of every
+    field; ``source`` (the card's JSON) adds a last row naming it, relative to the book."""
+    import pandas as pd
+
+    rows = [(name, value) for name, value in _card_rows(card) if value not in (None, False, "")]
+    if source is not None:
+        rows.append(("full card", shown_text(str(Path(source)))))
+    return pd.DataFrame([{"field": n, "value": shown_text(str(v))} for n, v in rows], columns=["field", "value"])
