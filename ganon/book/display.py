@@ -117,7 +117,9 @@ def show_comparison(cmp: Comparison, *, max_rows: int = 40) -> None:
         else:
             display(HTML(to_html(_shown_frame(view))))
     else:
-        display(Markdown(f"**{title}.** Not regenerated in this profile: {shown_text(cmp.absent_reason)}."))
+        why = (f"Ours cannot be compared: {cmp.problem}" if cmp.problem is not None
+               else f"Not regenerated in this profile: {cmp.absent_reason}")
+        display(Markdown(f"**{title}.** {shown_text(why)}."))
         display(HTML(_details(f"The paper's values ({len(cmp.paper)} rows)",
                               cmp.paper.to_html(index=False, na_rep="", border=0))))
 

@@ -25,6 +25,7 @@ __all__ = [
     "STATUSES",
     "Comparison",
     "compare_table",
+    "compare_tables",
     "figure_file",
     "prepare_results",
     "record_absent",
@@ -47,10 +48,12 @@ class Comparison:
     ours: Any | None = None
     beside: Any | None = None
     absent_reason: str | None = None
+    #: Why ours, although written, cannot be put beside the paper's (e.g. a key column is missing).
+    problem: str | None = None
 
     @property
     def regenerated(self) -> bool:
-        return self.ours is not None
+        return self.ours is not None and self.problem is None
 
     def matched(self) -> Any:
         """Rows of the main quantity where both ours and the paper's value exist, trivial matches left out."""
@@ -58,7 +61,7 @@ class Comparison:
         both = main[main["ours"].notna() & main["paper"].notna()]
         if not self.spec.trivial:
             return both
-        trivial = (both["ours"] == 0) & (both["paper"] == 0)
+        trivial = both["within_rounding"].astype(bool) & (both["paper"] == 0)
         for key, value in self.spec.trivial:
             trivial &= both[key].astype(str) == value
         return both[~trivial]
@@ -127,12 +130,27 @@ def compare_table(
     if reason is not None:
         return Comparison(spec, paper, absent_reason=reason)
     path = store.root / f"{name}.csv"
-    ours = pd.read_csv(path, dtype={key: str for key in spec.keys})
     try:
+        ours = pd.read_csv(path, dtype={key: str for key in spec.keys})
         beside = beside_paper(ours, name)
-    except (KeyError, ValueError) as err:
+    except (KeyError, ValueError) as err:  # pandas' parser errors are ValueErrors too
         raise ValueError(f"{path}: cannot be compared with the paper's {name}: {err}") from err
     return Comparison(spec, paper, ours, beside)
+
+
+def compare_tables(results_dir: Path | str, record: Mapping[str, Any] | None = None) -> dict[str, Comparison]:
+    """Every paper table beside ours (:func:`compare_table`); a table of ours that cannot be compared
+    comes back with its ``problem`` instead of raising, so the report still shows the others."""
+    import pandas as pd
+
+    comparisons: dict[str, Comparison] = {}
+    for name in result_names(("table",)):
+        try:
+            comparisons[name] = compare_table(name, results_dir=results_dir, record=record)
+        except ValueError as err:
+            problem = str(err).replace(str(Path(results_dir)), "").lstrip("/")
+            comparisons[name] = Comparison(paper_result(name), paper_table(name), pd.DataFrame(), problem=problem)
+    return comparisons
 
 
 def figure_file(results_dir: Path | str, name: str) -> Path | None:
@@ -144,11 +162,10 @@ def figure_file(results_dir: Path | str, name: str) -> Path | None:
     return None
 
 
-def _table_row(spec: PaperResult, results_dir: Path, record: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        cmp = compare_table(spec.name, results_dir=results_dir, record=record)
-    except ValueError as err:
-        return {"status": "not comparable", "note": str(err).replace(str(results_dir), "").lstrip("/")}
+def _table_row(cmp: Comparison) -> dict[str, Any]:
+    spec = cmp.spec
+    if cmp.problem is not None:
+        return {"status": "not comparable", "note": cmp.problem}
     if not cmp.regenerated:
         return {"status": "not regenerated", "note": cmp.absent_reason}
     both = cmp.matched()
@@ -163,14 +180,14 @@ def _table_row(spec: PaperResult, results_dir: Path, record: Mapping[str, Any]) 
 
 
 def _figure_row(
-    spec: PaperResult, results_dir: Path, record: Mapping[str, Any], tables: Mapping[str, Mapping[str, Any]]
+    spec: PaperResult, results_dir: Path, record: Mapping[str, Any], tables: Mapping[str, Comparison]
 ) -> dict[str, Any]:
     store = ResultStore(results_dir)
     reason = missing_reason(spec, store, record)
     if reason is None:
         return {"status": "regenerated", "note": figure_file(results_dir, spec.name).name}
-    drawn = tables.get(spec.drawn_from or "", {})
-    if store.absent_reason(spec.name) is None and drawn.get("status") in {"compared", "not comparable"}:
+    drawn = tables.get(spec.drawn_from or "")
+    if store.absent_reason(spec.name) is None and drawn is not None and drawn.regenerated:
         return {"status": "regenerated", "note": f"drawn by the report from our {spec.drawn_from}"}
     return {"status": "not regenerated", "note": reason}
 
@@ -180,13 +197,10 @@ def reproduction_table(results_dir: Path | str, record: Mapping[str, Any] | None
     import pandas as pd
 
     results_dir, record = Path(results_dir), record or {}
-    rows: dict[str, dict[str, Any]] = {}
-    for name in result_names():
-        spec = paper_result(name)
-        if spec.kind == "table":
-            rows[name] = _table_row(spec, results_dir, record)
-        else:
-            rows[name] = _figure_row(spec, results_dir, record, rows)
+    tables = compare_tables(results_dir, record)
+    rows = {name: _table_row(cmp) for name, cmp in tables.items()}
+    for name in result_names(("figure",)):
+        rows[name] = _figure_row(paper_result(name), results_dir, record, tables)
     frame = pd.DataFrame([{"result": name, **row} for name, row in rows.items()], columns=list(REPORT_COLUMNS))
     frame["rows_compared"] = frame["rows_compared"].astype("Int64")
     frame["mean_abs_difference"] = frame["mean_abs_difference"].astype(float)
