@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ganon.book.paths import GENERATED_DIR, RUN_RECORD_FILE, read_json, shown_path
 from ganon.book.toc import toc_notebooks
 
-__all__ = ["BookBuildError", "build_book"]
+__all__ = ["BookBuildError", "build_book", "bundled_mathjax"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,26 @@ class BookBuildError(RuntimeError):
 
 _WARNING_LINE = re.compile(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Sphinx error|Extension error")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def bundled_mathjax(root: Path) -> Path | None:
+    """The MathJax script that ``_config.yml`` bundles (``sphinx.config.mathjax_path`` under an
+    ``html_static_path``), or None when the book loads MathJax from a URL or names no path.
+
+    Raises :class:`BookBuildError` when the bundled script is missing, since pages would then show raw
+    LaTeX offline; ``scripts/fetch_mathjax.sh`` bundles it.
+    """
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    sphinx = (config.get("sphinx") or {}).get("config") or {}
+    path = sphinx.get("mathjax_path")
+    if not path or re.match(r"^([a-z]+:)?//", str(path)):
+        return None
+    candidates = [root / folder / path for folder in sphinx.get("html_static_path") or []]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    shown = ", ".join(shown_path(c, root) for c in candidates) or f"{path} (no html_static_path)"
+    raise BookBuildError(f"{shown}: the bundled MathJax is missing; run scripts/fetch_mathjax.sh")
 
 
 def _jupyter_book_command(root: Path, *, nitpicky: bool) -> list[str]:
@@ -58,6 +80,7 @@ def build_book(
             f"{shown_path(root / GENERATED_DIR, root)}: the last run of {', '.join(failed)} did not finish; "
             "rerun `ganon book run` (or build with --allow-failed to inspect the partial output)"
         )
+    bundled_mathjax(root)
     cmd = _jupyter_book_command(root, nitpicky=nitpicky)
     logger.info("building the book: %s", " ".join(cmd[3:]))
     start = time.perf_counter()
