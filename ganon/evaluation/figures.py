@@ -107,8 +107,10 @@ def mean_distance_bars(
             positions = np.arange(len(levels))
             for k, (method, source) in enumerate(series):
                 sub = data[(data[hue] == method) & (data["source"] == source)].set_index(x)[value]
-                ax.bar(positions + (k - (len(series) - 1) / 2) * width, sub.reindex(levels).to_numpy(dtype=float),
-                       width, color=palette[method], hatch="//" if source == "ours" else None,
+                heights = sub.reindex(levels).to_numpy(dtype=float)
+                drawn = ~np.isnan(heights)  # no empty bar where one side has no value
+                ax.bar((positions + (k - (len(series) - 1) / 2) * width)[drawn], heights[drawn], width,
+                       color=palette[method], hatch="//" if source == "ours" else None,
                        edgecolor="white" if source == "ours" else palette[method])  # fmt: skip
             ax.set_xticks(positions, levels, rotation=45, ha="right")
             ax.set_title(name)
@@ -189,8 +191,10 @@ def attribute_removal_bars(
         positions = np.arange(len(names))
         for k, (side, series) in enumerate(sides.items()):
             values = series.reindex(names).to_numpy(dtype=float) * scale
+            drawn = ~np.isnan(values)
             offset = (k - (len(sides) - 1) / 2) * height
-            ax.barh(positions + offset, values, height if side else 0.8, color=colours[side], label=side or None)
+            ax.barh((positions + offset)[drawn], values[drawn], height if side else 0.8, color=colours[side],
+                    label=side or None)  # fmt: skip
         ax.set_yticks(positions, names)
         ax.invert_yaxis()
         ax.set_xlim(0, scale)
