@@ -120,3 +120,24 @@ def test_report_cli_names_a_missing_folder(tmp_path: Path) -> None:
     proc = subprocess.run([*CLI, "book", "report", "--results", str(tmp_path), "--record", "absent.json"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2 and "absent.json: no such run record" in proc.stderr
+
+
+@pytest.mark.book
+def test_the_report_notebook_writes_reproduction_csv_and_draws_both_figures(results: Path, tmp_path: Path) -> None:
+    import jupytext
+    import nbformat
+    import papermill
+
+    source, output = tmp_path / "report.ipynb", tmp_path / "executed.ipynb"
+    nbformat.write(jupytext.read(REPO / "notebooks" / "5_reproduction_report.py"), str(source))
+    papermill.execute_notebook(str(source), str(output), kernel_name="python3", cwd=str(REPO), progress_bar=False,
+                               parameters={"results_dir": str(results), "run_record": str(tmp_path / "none.json")})
+    report = pd.read_csv(results / "reproduction.csv").set_index("result")
+    assert report.loc["table1", "status"] == "compared" and len(report) == 17
+    cells = nbformat.read(str(output), as_version=4).cells
+    shown = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in shown if o.get("output_type") == "error"]
+    html = "\n".join(o.get("data", {}).get(kind, "") for o in shown for kind in ("text/html", "text/markdown"))
+    assert "Paper Table 1" in html and "figure3.png" in html and str(tmp_path) not in html
+    assert "0.6565666" not in html  # numbers print rounded
+    assert sum("image/png" in o.get("data", {}) for o in shown) >= 2 + 3  # Figures 7 and 9, ours 3, 4, 8

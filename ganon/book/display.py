@@ -52,8 +52,13 @@ def shown_text(value: Any) -> Any:
 
 
 def _shown_frame(frame: Any) -> Any:
-    shown = frame.astype(object).where(frame.notna(), "")
-    shown = shown.map(shown_text) if hasattr(shown, "map") else shown.applymap(shown_text)
+    """``frame`` with :func:`shown_text` applied to its text cells and index; numbers keep their dtype."""
+    from pandas.api.types import is_numeric_dtype
+
+    shown = frame.copy()
+    for column in shown.columns:
+        if not is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(shown_text)
     shown.index = [shown_text(v) for v in shown.index]
     return shown
 
@@ -68,8 +73,10 @@ def show_table(frame: Any, *, index: bool = False, caption: str | None = None) -
 
     if caption:
         display(Markdown(shown_text(caption)))
-    display(HTML(_shown_frame(frame).to_html(index=index, float_format=lambda v: f"{v:.4g}",
-                                             classes="dataframe ganon-table", border=0)))
+    shown = _shown_frame(frame)
+    shown = shown.astype(object).where(shown.notna(), "")
+    display(HTML(shown.to_html(index=index, float_format=lambda v: f"{v:.4g}", classes="dataframe ganon-table",
+                               border=0)))
 
 
 def comparison_view(cmp: Comparison) -> Any:
