@@ -94,3 +94,17 @@ def test_the_book_loads_the_bundled_mathjax_not_a_cdn(tmp_path: Path) -> None:
     if page.is_file():  # a built book: the chapter with equations loads the bundled script, nothing else
         scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page.read_text(encoding="utf-8"))
         assert scripts and all(s.startswith("../../_static/mathjax/tex-chtml.js") for s in scripts), scripts
+
+
+def test_pairing_writes_the_configured_repository_into_the_colab_notebooks(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config["repository"] = {"url": "https://github.com/a-fork/ganon", "branch": "dev"}
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    (tmp_path / "_toc.yml").write_text((REPO / "_toc.yml").read_text())
+    (tmp_path / "notebooks").mkdir()
+    source = REPO / "notebooks" / "4_1_anonymization.py"
+    (tmp_path / "notebooks" / source.name).write_text(source.read_text())
+    (paired,) = book.pair_notebooks(tmp_path)
+    text = paired.read_text()
+    assert 'repository_url = \\"https://github.com/a-fork/ganon\\"' in text
+    assert "ganon-project" not in text
