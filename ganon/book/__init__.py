@@ -37,7 +37,15 @@ from ganon.book.report import (
     write_reproduction,
 )
 from ganon.book.runner import DEFAULT_WATCH, BookRunError, NotebookResult, RunSummary, run_book, tree_digest
-from ganon.book.toc import Repository, colab_url, find_root, repository, stem_title, toc_entries, toc_notebooks
+from ganon.book.toc import (
+    Repository,
+    colab_url,
+    find_root,
+    repository,
+    stem_title,
+    toc_entries,
+    toc_notebooks,
+)
 
 __all__ = [
     "DEFAULT_WATCH",

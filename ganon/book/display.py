@@ -75,15 +75,16 @@ def show_table(frame: Any, *, index: bool = False, caption: str | None = None) -
         display(Markdown(shown_text(caption)))
     shown = _shown_frame(frame)
     shown = shown.astype(object).where(shown.notna(), "")
-    display(HTML(shown.to_html(index=index, float_format=lambda v: f"{v:.4g}", classes="dataframe ganon-table",
-                               border=0)))
+    display(HTML(shown.to_html(index=index, float_format=lambda v: f"{v:.4g}",
+                               classes="dataframe ganon-table", border=0)))
 
 
 def comparison_view(cmp: Comparison) -> Any:
     """The comparison as shown: keys, quantity (if several), the paper as printed, ours, difference."""
     frame = cmp.beside.drop(columns=["paper"]).rename(
         columns={"paper_printed": "paper", "within_rounding": "within rounding"})
-    keys = [c for c in frame.columns if c not in {"quantity", "paper", "ours", "difference", "within rounding"}]
+    shown = {"quantity", "paper", "ours", "difference", "within rounding"}
+    keys = [c for c in frame.columns if c not in shown]
     columns = [*keys, "quantity", "paper", "ours", "difference", "within rounding"]
     if frame["quantity"].nunique() == 1:
         columns.remove("quantity")
@@ -151,7 +152,8 @@ def show_figures(results_dir: Path | str, record: Mapping[str, Any]) -> None:
             continue
         reason = missing_reason(spec, store, record)
         if reason is not None:
-            display(Markdown(f"**Paper {spec.title}.** Not regenerated in this profile: {shown_text(reason)}."))
+            why = shown_text(reason)
+            display(Markdown(f"**Paper {spec.title}.** Not regenerated in this profile: {why}."))
             continue
         path = figure_file(results_dir, spec.name)
         display(Markdown(f"**Paper {spec.title}** (ours, `{path.name}`)."))
@@ -167,42 +169,48 @@ def _get(card: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
-def _percent(value: Any) -> str:
-    return f"{100 * float(value):.1f} %"
-
-
 def _card_rows(card: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The summary's rows in reading order; a row whose fields the card lacks is left out."""
     g = functools.partial(_get, card)
-    hardware = g("hardware.cuda") or g("hardware.cpu")
-    identity = g("quality.identity.fraction_above_threshold")
+    rows: list[tuple[str, Any]] = [("name", g("name")), ("origin", g("origin"))]
+    rows.append(("architecture", ", ".join(str(v) for v in (g("generator_preset"), g("resolution")) if v)
+                 + (" px" if g("resolution") else "")))
+    rows.append(("landmark style", g("render_style")))
+    parameters = g("parameters")
+    rows.append(("parameters", f"{parameters:,}" if isinstance(parameters, int) else parameters))
+    pairs = g("data.train_pairs")
+    rows.append(("training data", g("training_data") or (pairs and f"{pairs} training pairs")))
+    training = []
+    if g("steps") is not None:
+        training.append(f"{g('steps'):,} steps")
+    if g("initialized_from.steps") is not None:
+        training.append(f"after {g('initialized_from.steps'):,} steps of a base model")
+    if g("training_config.lambda_l1") is not None:
+        training.append(f"L1 weight {g('training_config.lambda_l1'):g}")
+    if g("training_config.batch_size") is not None:
+        training.append(f"batch {g('training_config.batch_size')}")
+    rows.append(("training", ", ".join(training)))
+    if g("wall_time_s") is not None:
+        hardware = g("hardware.cuda") or g("hardware.cpu")
+        on = f" on {hardware}" if hardware else ""
+        rows.append(("wall time", f"{g('wall_time_s') / 3600:.1f} h{on}"))
+    identity = g("quality.identity") or {}
+    if identity.get("fraction_above_threshold") is not None:
+        rows.append(("identity changed", f"{100 * identity['fraction_above_threshold']:.1f} % of "
+                     f"{identity.get('n')} faces beyond {identity.get('backend')}'s threshold "
+                     f"{identity.get('threshold')}"))
+    if g("quality.realism.fraction_both") is not None:
+        realism = 100 * g("quality.realism.fraction_both")
+        rows.append(("realism", f"{realism:.1f} % of outputs found as faces again"))
     expression = g("quality.expression.all_frames") or {}
-    return [
-        ("name", g("name")),
-        ("origin", g("origin")),
-        ("architecture", ", ".join(str(v) for v in (g("generator_preset"),
-                                                    g("resolution") and f"{g('resolution')} px") if v)),
-        ("landmark style", g("render_style")),
-        ("parameters", f"{g('parameters'):,}" if isinstance(g("parameters"), int) else g("parameters")),
-        ("training data", g("training_data") or (g("data.train_pairs") and
-                                                  f"{g('data.train_pairs'):,} training pairs")),
-        ("training", ", ".join(s for s in (
-            g("steps") is not None and f"{g('steps'):,} steps",
-            g("initialized_from.steps") is not None and f"after {g('initialized_from.steps'):,} of a base model",
-            g("training_config.lambda_l1") is not None and f"L1 weight {g('training_config.lambda_l1'):g}",
-            g("training_config.batch_size") is not None and f"batch {g('training_config.batch_size')}",
-        ) if s)),
-        ("wall time", g("wall_time_s") is not None and (
-            f"{g('wall_time_s') / 3600:.1f} h" + (f" on {hardware}" if hardware else ""))),
-        ("identity changed", identity is not None and (
-            f"{_percent(identity)} of {g('quality.identity.n')} faces beyond {g('quality.identity.backend')}'s "
-            f"threshold {g('quality.identity.threshold')}")),
-        ("realism", g("quality.realism.fraction_both") is not None and (
-            f"{_percent(g('quality.realism.fraction_both'))} of outputs found as faces again")),
-        ("expression kept", expression.get("mouth_r") is not None and (
-            f"mouth opening r = {expression['mouth_r']:.2f}, eye opening r = {expression.get('eye_r', float('nan')):.2f}")),
-        ("trained", "no: random weights" if g("trained") is False else None),
-        ("sha256", g("sha256") and f"{g('sha256')[:16]}…"),
-    ]
+    if expression.get("mouth_r") is not None:
+        rows.append(("expression kept", f"mouth opening r = {expression['mouth_r']:.2f}, "
+                     f"eye opening r = {expression.get('eye_r', float('nan')):.2f}"))
+    if g("trained") is False:
+        rows.append(("trained", "no: random weights"))
+    if g("sha256"):
+        rows.append(("sha256", f"{str(g('sha256'))[:16]}…"))
+    return rows
 
 
 def model_card_summary(card: Mapping[str, Any], *, source: Path | str | None = None) -> Any:
@@ -210,7 +218,8 @@ def model_card_summary(card: Mapping[str, Any], *, source: Path | str | None = N
     field; ``source`` (the card's JSON) adds a last row naming it, relative to the book."""
     import pandas as pd
 
-    rows = [(name, value) for name, value in _card_rows(card) if value not in (None, False, "")]
+    rows = [(name, value) for name, value in _card_rows(card) if value not in (None, "")]
     if source is not None:
-        rows.append(("full card", shown_text(str(Path(source)))))
-    return pd.DataFrame([{"field": n, "value": shown_text(str(v))} for n, v in rows], columns=["field", "value"])
+        rows.append(("full card", str(Path(source))))
+    return pd.DataFrame([{"field": n, "value": shown_text(str(v))} for n, v in rows],
+                        columns=["field", "value"])

@@ -37,7 +37,8 @@ def pair_notebooks(root: Path | str = ".", *, check: bool = False) -> list[Path]
         for index, cell in enumerate(notebook.cells):
             cell["id"] = f"cell-{index}"  # stable ids, so an unchanged source gives an identical file
             if url and "parameters" in cell.get("metadata", {}).get("tags", []):
-                cell["source"] = _REPOSITORY_DEFAULT.sub(f"repository_url = {json.dumps(url)}", cell["source"])
+                default = f"repository_url = {json.dumps(url)}"
+                cell["source"] = _REPOSITORY_DEFAULT.sub(default, cell["source"])
         text = jupytext.writes(notebook, fmt="ipynb")
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue

@@ -83,7 +83,8 @@ def git_commit(root: Path) -> str | None:
     """The commit checked out at ``root``, or None outside a git work tree."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -110,6 +111,7 @@ def run_record_tables(record: Mapping[str, Any]) -> dict[str, Any]:
     gpus = hardware.pop("gpus", []) or []
     hardware["gpus"] = "; ".join(f"{g['name']} ({g['memory']})" for g in gpus) or "none"
     hours = profile.get("expected_gpu_hours", {}) or {}
+    versions = record.get("versions") or {}
     notebooks = pd.DataFrame([
         {"notebook": stem, "status": entry.get("status"), "profile": entry.get("profile"),
          "wall time [s]": entry.get("wall_s"), "expected GPU hours": hours.get(stem)}
@@ -119,6 +121,6 @@ def run_record_tables(record: Mapping[str, Any]) -> dict[str, Any]:
         "profile": pd.DataFrame({"value": [str(v) for v in flat.values()]}, index=list(flat)),
         "hardware": pd.DataFrame({"value": [str(v) for v in hardware.values()]}, index=list(hardware)),
         "notebooks": notebooks,
-        "versions": pd.DataFrame({"version": [v or "not installed" for v in (record.get("versions") or {}).values()]},
-                                 index=list(record.get("versions") or {})),
+        "versions": pd.DataFrame({"version": [v or "not installed" for v in versions.values()]},
+                                 index=list(versions)),
     }

@@ -1,4 +1,4 @@
-"""Running the notebooks: papermill executes each toc notebook under a profile, unless its inputs are unchanged.
+"""Running the notebooks: papermill executes each toc notebook under a profile unless its inputs are unchanged.
 
 A notebook's key is the digest of its source, the profile, its parameters and every file under the
 watched folders (the package and the profiles); notebooks that read the results folder (metadata
@@ -341,7 +341,8 @@ def run_book(
             reasons = ["--force"]
         elif reads_results and any_ran:
             reasons = reasons or ["an earlier notebook ran in this run"]
-        if stored and stored.get("key") == key and output.is_file() and not force and not (reads_results and any_ran):
+        up_to_date = stored and stored.get("key") == key and output.is_file()
+        if up_to_date and not force and not (reads_results and any_ran):
             logger.info("%s: up to date, skipped", tag)
             entry = dict(record["notebooks"].get(stem, {}))
             entry.update({"status": "skipped", "key": key})

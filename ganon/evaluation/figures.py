@@ -183,7 +183,8 @@ def attribute_removal_bars(
         sides = {side: frame.set_index(frame[label].astype(str))[value]
                  for side, frame in (("paper", first), ("ours", table))}  # fmt: skip
     names = list(dict.fromkeys(name for series in sides.values() for name in series.index))
-    colours = {"": METHOD_COLOURS["GANonymization"], "paper": PAPER_COLOUR, "ours": METHOD_COLOURS["GANonymization"]}
+    ours_colour = METHOD_COLOURS["GANonymization"]
+    colours = {"": ours_colour, "paper": PAPER_COLOUR, "ours": ours_colour}
     height = 0.8 / len(sides)
     with sns.axes_style(STYLE):
         fig = Figure(figsize=(6.5, (0.22 + 0.1 * (len(sides) - 1)) * len(names) + 1.2), layout="constrained")

@@ -1,4 +1,4 @@
-"""The one registry of the paper's results (Tables 1-6, Figures 1-11, the prose numbers) and their printed values.
+"""The one registry of the paper's results (Tables 1-6, Figures 1-11, prose numbers) and their printed values.
 
 ``PAPER_RESULTS`` names every table and figure once: its title, the section notebook that regenerates
 it, and, where the paper prints numbers, the CSV in ``paper_reference/`` with its key and value
@@ -141,7 +141,8 @@ _REGISTERED: tuple[PaperResult, ...] = (
     _figure("figure10", "Figure 10: confusion matrices of the emotion classifiers", "4_2_expression"),
     _figure("figure11", "Figure 11: confusion matrices of the attribute classifier", "4_3_attributes"),
     PaperResult(
-        "headline", "numbers", "Numbers quoted in the prose of Sections 3 and 4", None, "headline_numbers.csv",
+        "headline", "numbers", "Numbers quoted in the prose of Sections 3 and 4", None,
+        "headline_numbers.csv",
         "Numbers quoted in the prose of Sections 3 and 4, with the quoted sentence.",
         keys=("key",), values=("number",),
     ),
