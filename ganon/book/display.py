@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import functools
 import io
-import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ganon.book.paths import shown_text
 from ganon.book.report import Comparison, figure_file, missing_reason
 from ganon.evaluation.reference import paper_result, result_names
 from ganon.reproduce.store import ResultStore
@@ -28,28 +27,6 @@ __all__ = [
     "show_table",
     "shown_text",
 ]
-
-#: An absolute POSIX path of at least two parts, not part of a URL or of a relative path.
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+@-]+/)+[\w.+@-]*")
-
-
-def _relative(match: re.Match[str]) -> str:
-    path = Path(match.group(0))
-    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
-        try:
-            return prefix + (path.relative_to(base).as_posix() or ".")
-        except ValueError:
-            continue
-    return f"…/{path.name}" if path.name else "…/"
-
-
-def shown_text(value: Any) -> Any:
-    """``value`` with every absolute path made relative to the working folder (``~/...`` under home,
-    else only its last part); values that are not strings are returned unchanged."""
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    return _ABSOLUTE_PATH.sub(_relative, value) if isinstance(value, str) else value
-
 
 def _shown_frame(frame: Any) -> Any:
     """``frame`` with :func:`shown_text` applied to its text cells and index; numbers keep their dtype."""

@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,31 @@ def write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+#: An absolute POSIX path of at least two parts, not inside a URL, a relative path or base64 text.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~+=-])/(?:[\w.+@-]+/)+[\w.+@-]*")
+
+
+def shown_text(value: Any, *, root: Path | str | None = None) -> Any:
+    """``value`` with every absolute path made relative to ``root`` (default: the working folder),
+    ``~/...`` under the home folder, else cut to its last part; a non-string is returned unchanged.
+
+    What the book shows passes through this, so no page names a folder of the machine that built it.
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        return value
+    bases = ((Path(root) if root is not None else Path.cwd()).resolve(), ""), (Path.home(), "~/")
+
+    def relative(match: re.Match[str]) -> str:
+        path = Path(match.group(0))
+        for base, prefix in bases:
+            try:
+                return prefix + (path.relative_to(base).as_posix() or ".")
+            except ValueError:
+                continue
+        return f"…/{path.name}" if path.name else "…/"
+
+    return _ABSOLUTE_PATH.sub(relative, value)

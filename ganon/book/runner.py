@@ -28,6 +28,7 @@ from ganon.book.paths import (
     now,
     read_json,
     shown_path,
+    shown_text,
     under,
     write_json,
 )
@@ -174,7 +175,8 @@ def _colab_cell(root: Path, stem: str) -> Any | None:
 
 
 def _finish_output(output: Path, source: Path, root: Path) -> None:
-    """Hide papermill's injected cell, add the Colab link, record the source instead of a temp path."""
+    """Hide papermill's injected cell, add the Colab link, make absolute paths in outputs relative,
+    record the source instead of a temp path."""
     import nbformat
 
     if not output.is_file():
@@ -189,10 +191,33 @@ def _finish_output(output: Path, source: Path, root: Path) -> None:
         tags = cell.get("metadata", {}).get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            _relative_paths(out, root)
     papermill_meta = nb.metadata.get("papermill", {})
     papermill_meta["input_path"] = shown_path(source, root)
     papermill_meta["output_path"] = shown_path(output, root)
     nbformat.write(nb, str(output))
+
+
+#: Output formats whose text may name files; images and widgets are left alone.
+_TEXT_MIMES = ("text/plain", "text/markdown", "text/html")
+
+
+def _relative_paths(output: Any, root: Path) -> None:
+    """Make the absolute paths a cell printed or displayed relative to the book root (or cut them)."""
+    if isinstance(output.get("text"), str):
+        output["text"] = shown_text(output["text"], root=root)
+    data = output.get("data", {})
+    for mime in _TEXT_MIMES:
+        text = data.get(mime)
+        if isinstance(text, list):
+            text = "".join(text)
+        if isinstance(text, str) and "base64," not in text:
+            data[mime] = shown_text(text, root=root)
+    if output.get("output_type") == "error":
+        output["evalue"] = shown_text(output.get("evalue", ""), root=root)
+        output["traceback"] = [shown_text(line, root=root) for line in output.get("traceback", [])]
 
 
 class _DropUnknownParameter(logging.Filter):
