@@ -194,6 +194,12 @@ def test_figure7_with_the_paper_beside_ours(tmp_path: Path, rc_unchanged: None) 
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["GANonymization", "DeepPrivacy2", "CIAGAN", "paper", "ours"] and all(labels)
     _saved_png(fig, tmp_path / "figure7_beside.png")
+    # the smoke profile's stand-in methods get colours of their own, none shared with the paper's methods
+    smoke = ours.assign(method=ours["method"].map({"GANonymization": "Blur 9x9", "DeepPrivacy2": "Pixelation 8x8"}))
+    legend = mean_distance_bars(smoke, paper=True).legends[0]
+    methods = [p.get_facecolor() for p, t in zip(legend.get_patches(), legend.get_texts())
+               if t.get_text() not in {"paper", "ours"}]
+    assert len(methods) == 5 and len(set(methods)) == 5
     with pytest.raises(ValueError, match="Figure 7"):
         mean_distance_bars(None)
     only_paper = mean_distance_bars(None, paper=True)

@@ -36,13 +36,23 @@ METHOD_COLOURS: dict[str, str] = {
 }
 
 
+#: Colours for levels without one of their own, far from every colour of METHOD_COLOURS.
+SPARE_COLOURS: tuple[str, ...] = ("#e7298a", "#a6761d", "#1f78b4", "#17becf", "#bcbd22", "#6a3d9a", "#b15928")
+
+
 def _first_seen(values: pd.Series) -> list[str]:
     return list(dict.fromkeys(values.astype(str)))
 
 
 def _palette(levels: Sequence[str]) -> dict[str, str]:
-    fallback = sns.color_palette("colorblind", len(levels))
-    return {level: METHOD_COLOURS.get(level, fallback[i]) for i, level in enumerate(levels)}
+    """A distinct colour per level: the method's own (``"Blur 9x9"`` takes Blur's) unless another level
+    has it already, else the next unused colour-blind-safe one."""
+    spare = iter([*SPARE_COLOURS, *sns.color_palette("tab20", len(levels)).as_hex()])
+    palette: dict[str, str] = {}
+    for level in levels:
+        own = METHOD_COLOURS.get(level) or METHOD_COLOURS.get(str(level).split(" ")[0])
+        palette[level] = own if own is not None and own not in palette.values() else next(spare)
+    return palette
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
