@@ -86,6 +86,26 @@ def test_a_result_recorded_absent_never_counts_its_stale_files(results: Path) ->
                                                                   "CelebA is not part of this profile"]
 
 
+def test_files_left_over_from_an_earlier_run_never_count(results: Path) -> None:
+    record = {"profile_name": "smoke", "notebooks": {
+        "4_1_anonymization": {"status": "ran", "profile": "smoke", "started": "2999-01-01T00:00:00+00:00"},
+        "4_2_expression": {"status": "failed", "error": "notebook 4_2_expression: cell [9] raised ValueError"},
+        "4_3_attributes": {"status": "ran", "profile": "smoke", "started": "2000-01-01T00:00:00+00:00"},
+    }}
+    report = book.reproduction_table(results, record).set_index("result")
+    # 4.1's files are older than its last run, which did not rewrite them
+    assert report.loc["table1", "status"] == "not regenerated"
+    assert "older than the last run of 4_1_anonymization" in report.loc["table1", "note"]
+    assert report.loc["figure3", "status"] == "not regenerated"
+    # a failed 4.2 leaves its old Table 2 and Figure 4: neither counts, and Figure 7 is not drawn from it
+    for name in ("table2", "table3", "figure4", "figure7"):
+        assert report.loc[name, "status"] == "not regenerated", name
+        assert "raised ValueError" in report.loc[name, "note"], name
+    assert "an older table2.csv is left" in report.loc["table2", "note"]
+    # 4.3 ran after its files were written: they are current
+    assert report.loc["table6", "status"] == "compared" and report.loc["figure8", "status"] == "regenerated"
+
+
 def test_trivial_rows_are_not_matches_and_bad_tables_are_not_comparable(tmp_path: Path) -> None:
     pd.DataFrame({"method": ["Original"], "kernel": [""], "cosine_distance": [0.0]}).to_csv(
         tmp_path / "table1.csv", index=False)

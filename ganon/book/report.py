@@ -10,6 +10,7 @@ regenerated whatever other file of that name lies in the folder. ``write_reprodu
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,15 +107,34 @@ def _notebook_reason(spec: PaperResult, record: Mapping[str, Any]) -> str:
     return f"the notebook {spec.notebook} ran in profile {ran_in} but wrote no {spec.name}"
 
 
+def _stale(spec: PaperResult, path: Path, record: Mapping[str, Any]) -> str | None:
+    """Why the file ``path`` of ``spec`` is left over from an earlier run, or None when it may be current.
+
+    It is stale when the notebook that writes it did not finish its last run, or when it is older than
+    the start of that run (the notebook ran but did not rewrite it). Without a run record, no judgement.
+    """
+    entry = record.get("notebooks", {}).get(spec.notebook or "")
+    if not entry:
+        return None
+    if entry.get("status") in {"failed", "running", "missing"}:
+        return f"{_notebook_reason(spec, record)} (an older {path.name} is left in the folder)"
+    started = entry.get("started")
+    if started and path.stat().st_mtime < _dt.datetime.fromisoformat(started).timestamp() - 1:
+        return (f"{path.name} is older than the last run of {spec.notebook} ({started}), "
+                "which did not rewrite it")
+    return None
+
+
 def missing_reason(spec: PaperResult, store: ResultStore, record: Mapping[str, Any]) -> str | None:
-    """Why ``spec`` has no result in ``store``: its absent record, else what the run record says;
-    None when the result is there."""
+    """Why ``spec`` has no current result in ``store``: its absent record, a file left over from an
+    earlier run, or what the run record says; None when the result is there and current."""
     recorded = store.absent_reason(spec.name)
     if recorded is not None:
         return recorded
-    present = (store.root / f"{spec.name}.csv").is_file() if spec.kind == "table" else figure_file(
-        store.root, spec.name) is not None
-    return None if present else _notebook_reason(spec, record)
+    path = store.root / f"{spec.name}.csv" if spec.kind == "table" else figure_file(store.root, spec.name)
+    if path is None or not path.is_file():
+        return _notebook_reason(spec, record)
+    return _stale(spec, path, record)
 
 
 def compare_table(

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ganon import book
+from ganon.book.paths import RUN_RECORD_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def report(
         raise typer.Exit(2)
     if record is None:
         try:
-            record = book.find_root(root or Path.cwd()) / book.GENERATED_DIR / "run_record.json"
+            record = book.find_root(root or Path.cwd()) / book.GENERATED_DIR / RUN_RECORD_FILE
         except FileNotFoundError:
             record = None
     path, frame = book.write_reproduction(results, book.load_run_record(record) if record else {})
