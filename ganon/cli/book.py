@@ -133,7 +133,7 @@ def report(
         except FileNotFoundError:
             record = None
     path, frame = book.write_reproduction(results, book.load_run_record(record) if record else {})
-    typer.echo(frame.to_string(index=False, na_rep=""))
+    typer.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
     typer.echo(f"written: {path}")
 
 
