@@ -73,6 +73,10 @@ def test_profiles_name_registered_backends(tmp_path: Path) -> None:
     (tmp_path / "profiles" / "bad.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(book.ProfileError, match=r"(?s)bad\.yaml.*unknown identity backend 'facenet'.*dlib"):
         book.load_profile("bad", root=tmp_path)
+    style = {**good, "name": "style", "models": {**good["models"], "landmark_style": "author"}}
+    (tmp_path / "profiles" / "style.yaml").write_text(yaml.safe_dump(style))
+    with pytest.raises(book.ProfileError, match=r"unknown landmark_style 'author'; available: authors, paper"):
+        book.load_profile("style", root=tmp_path)
 
 
 def test_the_book_loads_the_bundled_mathjax_not_a_cdn(tmp_path: Path) -> None:

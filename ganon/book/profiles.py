@@ -1,7 +1,9 @@
 """Profiles: named ways to run the whole book (``profiles/<name>.yaml``), validated when loaded.
 
-Each model slot must name a backend that ``ganon.backends`` registers for its kind, so a typo in a
-profile fails at load time with the valid names listed, not hours later inside a notebook.
+Each backend slot must name a backend that ``ganon.backends`` registers for its kind, and the landmark
+style a registered rendering, so a typo in a profile fails at load time with the valid names listed,
+not hours later inside a notebook. (The classifier preset is checked where it is used: its registry
+imports Lightning, too slow for loading a profile.)
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ class ModelChoice(_Strict):
         known = backends.names(BACKEND_SLOTS[info.field_name])
         if name not in known:
             raise ValueError(f"unknown {info.field_name} backend {name!r}; available: {', '.join(known)}")
+        return name
+
+    @field_validator("landmark_style")
+    @classmethod
+    def _registered_style(cls, name: str) -> str:
+        from ganon.pipeline.landmarks import RENDER_STYLES
+
+        if name not in RENDER_STYLES:
+            raise ValueError(f"unknown landmark_style {name!r}; available: {', '.join(RENDER_STYLES.names())}")
         return name
 
 
