@@ -37,10 +37,11 @@ run_record = "book/generated/run_record.json"
 
 # %% tags=["remove-cell"]
 from ganon import book
+from ganon.evaluation.figures import attribute_removal_bars, mean_distance_bars
 
 record = book.load_run_record(run_record)
-tables = {name: book.compare_table(name, results_dir=results_dir, record=record)
-          for name in ("table1", "table2", "table3", "table4", "table5", "table6")}
+tables = book.compare_tables(results_dir, record)
+reproduction_csv, reproduction = book.write_reproduction(results_dir, record)
 frames = book.run_record_tables(record)
 
 # %% [markdown]
@@ -64,11 +65,17 @@ book.show_table(frames["versions"], index=True)
 # %% [markdown]
 # ## Overview
 #
-# One row per table and figure of the paper: whether this run regenerated it, how many rows could be
-# matched with the paper's, and the mean absolute difference in the table's main column.
+# One row per table and figure of the paper. A table is *compared* when at least one of our rows
+# matches a row of the paper's (same dataset, method, class, ...); the rows whose value is zero by
+# construction, such as the original image measured against itself, do not count. It is *not
+# comparable* when ours exists but no row matches, which is what a profile with other data gives. A
+# figure is *regenerated* when this run drew it. Otherwise the row says why the result is missing.
+# `rows compared` and `mean |ours - paper|` refer to the table's main column. The same table is
+# written as data to `reproduction.csv` in the results folder; `ganon book report --results DIR`
+# rewrites it for any results folder without running the book.
 
 # %% tags=["remove-input"]
-book.show_table(book.report_overview(results_dir, record))
+book.show_table(book.report_overview(results_dir, record, table=reproduction))
 
 # %% [markdown]
 # ## Section 4.1: identity
@@ -88,8 +95,12 @@ book.show_comparison(tables["table1"])
 # %% tags=["remove-input"]
 book.show_comparison(tables["table2"])
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "The paper's Figure 7, redrawn from Table 2: the mean change of each emotion's probability (lower is better). Solid bars are the paper's values, hatched bars ours where this run produced them.", "name": "fig-report-emotion-distance"}}
-book.show_figure(book.plot_emotion_distances(tables["table2"]))
+# %% [markdown]
+# {numref}`fig-report-emotion-distance` redraws the paper's Figure 7 from Table 2, with our bars
+# beside the paper's on the same axes where this run produced a Table 2.
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Paper Figure 7, redrawn from Table 2: the mean change of each emotion's probability (lower is better). Solid bars are the paper's values, hatched bars ours where this run produced them.", "name": "fig-report-emotion-distance"}}
+book.show_figure(mean_distance_bars(tables["table2"].ours, paper=True))
 
 # %% tags=["remove-input"]
 book.show_comparison(tables["table3"])
@@ -109,8 +120,11 @@ book.show_comparison(tables["table5"])
 # %% tags=["remove-input"]
 book.show_comparison(tables["table6"])
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "The paper's Figure 9, redrawn from Table 6: the fraction of images in which a detected CelebA attribute is gone after anonymization, the paper's values beside ours where this run produced them.", "name": "fig-report-attribute-removal"}}
-book.show_figure(book.plot_attribute_removal(tables["table6"]))
+# %% [markdown]
+# {numref}`fig-report-attribute-removal` redraws the paper's Figure 9 from Table 6 in the same way.
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Paper Figure 9, redrawn from Table 6: the share of images in which a detected CelebA attribute is gone after anonymization, the paper's values (grey) beside ours where this run produced them.", "name": "fig-report-attribute-removal"}}
+book.show_figure(attribute_removal_bars(tables["table6"].ours, paper=True))
 
 # %% [markdown]
 # ## Figures with example faces and confusion matrices

@@ -192,6 +192,7 @@ Path(results_dir, "first.txt").write_text(f"{profile} {sizes['max_images']}")
 if "google.colab" in sys.modules:  # a notebook that sets itself up on Colab gets a Colab link in the book
     print("on Colab")
 print(f"PROFILE={profile} MAX_IMAGES={sizes['max_images']} DEVICE={device}")
+print("wrote", Path(results_dir, "first.txt").resolve(), "read /opt/build-host/data/faces.bin")
 '''
 
 SECOND = NOTEBOOK_HEADER + '''
@@ -283,6 +284,8 @@ def test_run_executes_and_injects_the_profile(ran_book: tuple[Path, book.RunSumm
     generated = root / "book" / "generated"
     assert "PROFILE=tiny MAX_IMAGES=8 DEVICE=cpu" in _outputs(generated / "a_first.ipynb")
     assert "second 42" in _outputs(generated / "b_second.ipynb")
+    # absolute paths in outputs are shown relative to the book root, or cut to their last part
+    assert "wrote runs/book/tiny/results/first.txt read …/faces.bin" in _outputs(generated / "a_first.ipynb")
     # cwd is the book root and results_dir defaults to runs/book/<profile>/results
     assert (root / "runs" / "book" / "tiny" / "results" / "first.txt").read_text() == "tiny 8"
     nb = nbformat.read(str(generated / "a_first.ipynb"), as_version=4)

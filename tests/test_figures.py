@@ -174,3 +174,47 @@ def test_figures_report_missing_columns() -> None:
         mean_distance_bars(paper_table("table2").drop(columns="emotion"))
     with pytest.raises(KeyError, match="removed_fraction"):
         attribute_removal_bars(paper_table("table1"))
+
+
+def test_figure7_with_the_paper_beside_ours(tmp_path: Path, rc_unchanged: None) -> None:
+    paper = paper_table("table2")
+    ours = paper[paper["dataset"] == "CK+"].assign(mean_probability_distance=0.5)
+    ours = ours[ours["method"] != "CIAGAN"]  # a method we did not run has no hatched bar
+    fig = mean_distance_bars(ours, paper=True)
+    assert [ax.get_title() for ax in fig.axes] == ["AffectNet", "CK+", "FACES"]
+    ck = fig.axes[1]
+    assert not any(p.get_hatch() for ax in fig.axes if ax is not ck for p in ax.patches)
+    hatched = [p for p in ck.patches if p.get_hatch()]
+    assert len(hatched) == 2 * 7 and {round(p.get_height(), 6) for p in hatched} == {0.5}
+    assert len([p for p in ck.patches if not p.get_hatch()]) == 21  # every paper bar
+    assert all(ax.get_ylim() == fig.axes[0].get_ylim() for ax in fig.axes)  # one scale for both
+    # one colour per method, the same for its paper and its hatched bar
+    colours = {p.get_facecolor() for p in hatched}
+    assert len(colours) == 2
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["GANonymization", "DeepPrivacy2", "CIAGAN", "paper", "ours"] and all(labels)
+    _saved_png(fig, tmp_path / "figure7_beside.png")
+    # the smoke profile's stand-in methods get colours of their own, none shared with the paper's methods
+    smoke = ours.assign(method=ours["method"].map({"GANonymization": "Blur 9x9", "DeepPrivacy2": "Pixelation 8x8"}))
+    legend = mean_distance_bars(smoke, paper=True).legends[0]
+    methods = [p.get_facecolor() for p, t in zip(legend.get_patches(), legend.get_texts())
+               if t.get_text() not in {"paper", "ours"}]
+    assert len(methods) == 5 and len(set(methods)) == 5
+    with pytest.raises(ValueError, match="Figure 7"):
+        mean_distance_bars(None)
+    only_paper = mean_distance_bars(None, paper=True)
+    assert [_bars(ax) for ax in only_paper.axes] == [24, 21, 18]
+
+
+def test_figure9_with_the_paper_beside_ours(tmp_path: Path, rc_unchanged: None) -> None:
+    ours = pd.DataFrame({"attribute": ["Young", "Male", "Not_in_paper"], "removed_fraction": [0.6, 0.2, 0.1]})
+    fig = attribute_removal_bars(ours, paper=True)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 40 + 3
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[:1] in (["Bald"], ["Gray Hair"]) and labels[-2:] == ["Young", "Not_in_paper"]
+    widths = {round(p.get_width(), 6) for p in ax.containers[1]}
+    assert widths >= {60.0, 20.0, 10.0}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["paper", "ours"]
+    assert ax.get_xlim() == (0.0, 100.0)
+    _saved_png(fig, tmp_path / "figure9_beside.png")

@@ -1,4 +1,5 @@
-"""``ganon book run|build|all|pair``: run the notebooks under a profile, build the book, pair for Colab."""
+"""``ganon book run|build|all|pair|report``: run the notebooks under a profile, build the book, pair for Colab,
+write the reproduction report as data."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ganon import book
+from ganon.book.paths import RUN_RECORD_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,30 @@ def pair(
         typer.echo(f"{path}: {'out of date; run `ganon book pair`' if check else 'written'}")
     if check and stale:
         raise typer.Exit(1)
+
+
+@book_app.command("report")
+def report(
+    results: Path = typer.Option(..., "--results", help="A results folder, e.g. runs/book/smoke/results."),
+    record: Path | None = typer.Option(None, "--record", help="Run record; default book/generated/run_record.json "
+                                       "of the book root, if there is one."),
+    root: Path | None = _ROOT,
+) -> None:
+    """Compare every table and figure in RESULTS with the paper's; print and write RESULTS/reproduction.csv."""
+    if not results.is_dir():
+        typer.echo(f"error: {results}: no such results folder", err=True)
+        raise typer.Exit(2)
+    if record is not None and not record.is_file():
+        typer.echo(f"error: {record}: no such run record", err=True)
+        raise typer.Exit(2)
+    if record is None:
+        try:
+            record = book.find_root(root or Path.cwd()) / book.GENERATED_DIR / RUN_RECORD_FILE
+        except FileNotFoundError:
+            record = None
+    path, frame = book.write_reproduction(results, book.load_run_record(record) if record else {})
+    typer.echo(frame.astype(object).where(frame.notna(), "").to_string(index=False))
+    typer.echo(f"written: {path}")
 
 
 def register(app: typer.Typer) -> None:

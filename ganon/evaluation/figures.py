@@ -1,8 +1,9 @@
 """The paper's evaluation figures, each drawn from a tidy DataFrame into a new matplotlib Figure.
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state) inside a seaborn style
-context, so calling them changes no global settings; save with ``fig.savefig(path)``. The same
-functions draw the paper's own numbers (``paper_table``) or ours, so both can be shown side by side.
+context, so calling them changes no global settings; save with ``fig.savefig(path)``. There is one
+function per paper figure; it draws ours, the paper's own numbers (``paper_table``), or, with
+``paper=``, the paper's values beside ours on the same axes.
 """
 
 from __future__ import annotations
@@ -35,13 +36,23 @@ METHOD_COLOURS: dict[str, str] = {
 }
 
 
+#: Colours for levels without one of their own, far from every colour of METHOD_COLOURS.
+SPARE_COLOURS: tuple[str, ...] = ("#e7298a", "#a6761d", "#1f78b4", "#17becf", "#bcbd22", "#6a3d9a", "#b15928")
+
+
 def _first_seen(values: pd.Series) -> list[str]:
     return list(dict.fromkeys(values.astype(str)))
 
 
 def _palette(levels: Sequence[str]) -> dict[str, str]:
-    fallback = sns.color_palette("colorblind", len(levels))
-    return {level: METHOD_COLOURS.get(level, fallback[i]) for i, level in enumerate(levels)}
+    """A distinct colour per level: the method's own (``"Blur 9x9"`` takes Blur's) unless another level
+    has it already, else the next unused colour-blind-safe one."""
+    spare = iter([*SPARE_COLOURS, *sns.color_palette("tab20", len(levels)).as_hex()])
+    palette: dict[str, str] = {}
+    for level in levels:
+        own = METHOD_COLOURS.get(level) or METHOD_COLOURS.get(str(level).split(" ")[0])
+        palette[level] = own if own is not None and own not in palette.values() else next(spare)
+    return palette
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
@@ -50,9 +61,24 @@ def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         raise KeyError(f"the table lacks columns {missing}; it has {list(frame.columns)}")
 
 
+def _paper_values(paper: pd.DataFrame | bool | None, table: str) -> pd.DataFrame | None:
+    if paper is True:
+        from ganon.evaluation.reference import paper_table
+
+        return paper_table(table)
+    return None if paper is None or paper is False else paper
+
+
+def _one_source(table: pd.DataFrame | None, paper: pd.DataFrame | None, figure: str) -> pd.DataFrame | None:
+    if table is None and paper is None:
+        raise ValueError(f"{figure}: give our table, the paper's (paper=True) or both")
+    return paper if table is None else table if paper is None else None
+
+
 def mean_distance_bars(
-    table: pd.DataFrame,
+    table: pd.DataFrame | None,
     *,
+    paper: pd.DataFrame | bool | None = None,
     value: str = "mean_probability_distance",
     x: str = "emotion",
     hue: str = "method",
@@ -61,8 +87,53 @@ def mean_distance_bars(
     panel_width: float = 4.2,
 ) -> Figure:
     """Figure 7: grouped bars of the mean probability distance per emotion and method, one panel per
-    dataset (lower is better). ``table`` may hold means (Table 2) or per-image distances, which
-    seaborn averages; ``errorbar`` (e.g. ``("se", 1)``) adds error bars to the latter."""
+    dataset (lower is better). ``table`` may hold means (Table 2) or per-image distances, which are
+    averaged; ``errorbar`` (e.g. ``("se", 1)``) adds error bars to the latter. ``paper`` (a frame, or
+    True for the paper's Table 2) draws the paper's bar solid beside ours hatched, on the same axes."""
+    paper = _paper_values(paper, "table2")
+    single = _one_source(table, paper, "Figure 7")
+    if single is not None:
+        return _distance_bars(single, value=value, x=x, hue=hue, panel=panel, errorbar=errorbar,
+                              panel_width=panel_width)
+    _require(table, [value, x, hue, panel])
+    _require(paper, [value, x, hue, panel])
+    keys = [panel, x, hue]
+    both = pd.concat([
+        frame.assign(**{k: frame[k].astype(str) for k in keys}).groupby(keys, sort=False)[value].mean()
+        .reset_index().assign(source=source)
+        for source, frame in (("paper", paper), ("ours", table))
+    ], ignore_index=True)  # fmt: skip
+    panels, methods = _first_seen(both[panel]), _first_seen(both[hue])
+    palette = _palette(methods)
+    series = [(m, src) for m in methods for src in ("paper", "ours")
+              if ((both[hue] == m) & (both["source"] == src)).any()]  # only bars that have values
+    width = 0.8 / len(series)
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(panel_width * 1.3 * len(panels), 3.8), layout="constrained")
+        axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+        for ax, name in zip(axes, panels):
+            data = both[both[panel] == name]
+            levels = _first_seen(data[x])
+            positions = np.arange(len(levels))
+            for k, (method, source) in enumerate(series):
+                sub = data[(data[hue] == method) & (data["source"] == source)].set_index(x)[value]
+                heights = sub.reindex(levels).to_numpy(dtype=float)
+                drawn = ~np.isnan(heights)  # no empty bar where one side has no value
+                ax.bar((positions + (k - (len(series) - 1) / 2) * width)[drawn], heights[drawn], width,
+                       color=palette[method], hatch="//" if source == "ours" else None,
+                       edgecolor="white" if source == "ours" else palette[method])  # fmt: skip
+            ax.set_xticks(positions, levels, rotation=45, ha="right")
+            ax.set_title(name)
+        axes[0].set_ylabel("mean probability distance")
+        handles = [_patch(palette[m]) for m in methods] + [_patch("#999999"), _patch("#999999", hatch="//")]
+        fig.legend(handles, [*methods, "paper", "ours"], loc="outside upper center", ncols=len(methods) + 2,
+                   frameon=False)  # fmt: skip
+    return fig
+
+
+def _distance_bars(
+    table: pd.DataFrame, *, value: str, x: str, hue: str, panel: str, errorbar: object, panel_width: float
+) -> Figure:
     _require(table, [value, x, hue, panel])
     panels, methods = _first_seen(table[panel]), _first_seen(table[hue])
     palette = _palette(methods)
@@ -84,35 +155,64 @@ def mean_distance_bars(
     return fig
 
 
-def _patch(colour: str) -> object:
+def _patch(colour: str, *, hatch: str | None = None) -> object:
     from matplotlib.patches import Patch
 
-    return Patch(facecolor=colour)
+    return Patch(facecolor=colour, hatch=hatch, edgecolor="white" if hatch else colour)
+
+
+#: Colour of the paper's bars where they stand beside ours in a one-method figure (Figure 9).
+PAPER_COLOUR = "#9e9e9e"
 
 
 def attribute_removal_bars(
-    table: pd.DataFrame,
+    table: pd.DataFrame | None,
     *,
+    paper: pd.DataFrame | bool | None = None,
     value: str = "removed_fraction",
     label: str = "attribute",
     percent: bool = True,
     sort: bool = True,
 ) -> Figure:
-    """Figure 9: horizontal bars of how often each CelebA attribute is removed, largest on top."""
-    _require(table, [value, label])
-    data = table.sort_values(value, ascending=False, kind="stable") if sort else table
+    """Figure 9: horizontal bars of how often each CelebA attribute is removed, largest on top.
+
+    ``paper`` (a frame, or True for the paper's Table 6) puts the paper's bar beside ours for every
+    attribute, sorted by the paper's value; attributes only one side has get one bar.
+    """
+    paper = _paper_values(paper, "table6")
+    single = _one_source(table, paper, "Figure 9")
     scale = 100.0 if percent else 1.0
-    values = data[value].to_numpy(dtype=float) * scale
+    if single is not None:
+        _require(single, [value, label])
+        data = single.sort_values(value, ascending=False, kind="stable") if sort else single
+        sides = {"": data.set_index(data[label].astype(str))[value]}
+    else:
+        _require(table, [value, label])
+        _require(paper, [value, label])
+        first = paper.sort_values(value, ascending=False, kind="stable") if sort else paper
+        sides = {side: frame.set_index(frame[label].astype(str))[value]
+                 for side, frame in (("paper", first), ("ours", table))}  # fmt: skip
+    names = list(dict.fromkeys(name for series in sides.values() for name in series.index))
+    ours_colour = METHOD_COLOURS["GANonymization"]
+    colours = {"": ours_colour, "paper": PAPER_COLOUR, "ours": ours_colour}
+    height = 0.8 / len(sides)
     with sns.axes_style(STYLE):
-        fig = Figure(figsize=(6.5, 0.22 * len(data) + 1.2), layout="constrained")
+        fig = Figure(figsize=(6.5, (0.22 + 0.1 * (len(sides) - 1)) * len(names) + 1.2), layout="constrained")
         ax = fig.subplots()
-        positions = np.arange(len(data))
-        ax.barh(positions, values, color=METHOD_COLOURS["GANonymization"])
-        ax.set_yticks(positions, data[label].astype(str).tolist())
+        positions = np.arange(len(names))
+        for k, (side, series) in enumerate(sides.items()):
+            values = series.reindex(names).to_numpy(dtype=float) * scale
+            drawn = ~np.isnan(values)
+            offset = (k - (len(sides) - 1) / 2) * height
+            ax.barh((positions + offset)[drawn], values[drawn], height if side else 0.8, color=colours[side],
+                    label=side or None)  # fmt: skip
+        ax.set_yticks(positions, names)
         ax.invert_yaxis()
         ax.set_xlim(0, scale)
         ax.set_xlabel("removed (%)" if percent else "removed fraction")
         ax.set_ylabel("")
+        if len(sides) > 1:
+            ax.legend(loc="lower right", frameon=False)
     return fig
 
 
