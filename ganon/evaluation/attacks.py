@@ -1,0 +1,267 @@
+"""Every method under every attack: naive, parrot and trained parrot re-identification, linkability, diversity.
+
+The scenarios follow Hanisch et al. 2023: the *naive* attacker holds the original photos of every
+identity (gallery) and ranks them for each anonymized probe; the *parrot* knows the method and
+anonymizes the gallery with it first; the *trained parrot* also trains a classifier (a linear probe
+on the recognizer's embeddings) on anonymized images of the gallery identities. Beside them: the
+linkability of anonymized images to each other (Gomez-Barrero et al. 2017), the share of different
+people whom the recognizer calls one (diversity), and what each method costs the expression (the
+Section 4.2 distance between the emotion model's outputs on original and anonymized probes).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ganon.backends.errors import BackendUnavailableError
+from ganon.backends.identity import IdentityModel, ModelUnavailableError
+from ganon.evaluation.anonymizers import anonymize_tree, build_method
+from ganon.evaluation.linkability import Linkability, false_match_rate, linkability, pair_distances
+from ganon.evaluation.reid import (
+    EmbeddedSet, LinearProbeAttacker, NearestNeighbourAttacker, attack, embed_identity_folder, identity_folder,
+    summarize_reid, top_k_curve,
+)
+from ganon.imageio import read_image
+
+__all__ = ["METHODS_COMPARED", "SCENARIOS", "AttackConfig", "AttackResult", "openpeople_attack_folders",
+           "run_attacks"]
+
+logger = logging.getLogger(__name__)
+
+METHODS_COMPARED = ("original", "blur-9x9", "blur-17x17", "pixelate-8x8", "pixelate-16x16", "ganon-crops",
+                    "ganon-composite", "authors-crops")
+SCENARIOS = ("naive", "parrot", "trained-parrot")
+
+
+@dataclass(frozen=True)
+class AttackConfig:
+    """Which methods and recognizers to attack with; ``outside`` adds folders of other methods' outputs.
+
+    An outside folder holds anonymized versions of the gallery, probe and train trees under
+    ``gallery/``, ``probe/`` and ``train/`` (same relative paths). Methods and backends that cannot
+    run here (weights missing) are skipped and listed in ``AttackResult.skipped``.
+    """
+
+    methods: tuple[str, ...] = METHODS_COMPARED
+    backends: tuple[str, ...] = ("dlib", "sface", "facenet512")
+    outside: dict[str, str] = field(default_factory=dict)
+    weights: str = "ganon-synth-128"
+    emotion: str = "fer"
+    progress: bool = False
+
+
+@dataclass
+class AttackResult:
+    """Tidy tables of one suite run (one row per method, backend, scenario where it applies)."""
+
+    summary: pd.DataFrame
+    per_probe: pd.DataFrame
+    top_k: pd.DataFrame
+    linkability: pd.DataFrame
+    local: dict[tuple[str, str], Linkability]
+    expression: pd.DataFrame
+    skipped: list[str]
+
+    def privacy_utility(self, *, scenario: str = "parrot") -> pd.DataFrame:
+        """Rank-1 accuracy of one scenario beside each method's expression distance, per backend."""
+        rank1 = self.summary[self.summary["scenario"] == scenario][["method", "backend", "rank1", "chance"]]
+        return rank1.merge(self.expression, on="method", how="left")
+
+
+def openpeople_attack_folders(out: Path | str, *, gallery: tuple[str, ...] = ("studio_portrait",),
+                              probe: tuple[str, ...] = ("01_happy", "04_surprised"),
+                              train: tuple[str, ...] = ("00_neutral", "02_sad", "03_angry")) -> dict[str, Path]:
+    """openpeople's 10 people as three identity-folder trees of originals (``gallery``, ``probe``, ``train``).
+
+    The names are photo stems or expression crops (``NN_expression``) from ``ganon.data.datasets.openpeople``;
+    no image is in two trees.
+    """
+    from ganon.data.datasets.openpeople import OpenPeople
+
+    if len({*gallery, *probe, *train}) != len(gallery) + len(probe) + len(train):
+        raise ValueError("an image may belong to only one of gallery, probe and train")
+    reader = OpenPeople()
+    table = reader.read()
+    folders = {}
+    for role, names in (("gallery", gallery), ("probe", probe), ("train", train)):
+        chosen = table[table["name"].isin(names)]
+        missing = sorted(set(names) - set(chosen["name"]))
+        if missing:
+            raise ValueError(f"openpeople has no images named {missing}")
+        folders[role] = Path(out) / role
+        reader.materialize(folders[role], frame=chosen)
+    return folders
+
+
+@dataclass
+class _Recognizer:
+    """A backend, its face-crop variant and the original face boxes: what the attacker knows.
+
+    An attacker who knows the method knows that it leaves faces where they were. So where the
+    recognizer's own detector finds no face in an anonymized image (a pixelated face, say), the face
+    is cut from where the pipeline's detector found it in the original, and embedded as a crop; an
+    output that is itself a face crop (crops mode) is embedded whole. Only an image without any
+    output stays without a face (and counts as a random guess).
+    """
+
+    model: IdentityModel
+    crop_model: IdentityModel
+    margin: float = 0.2
+    boxes: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
+    detector: object = None
+
+    def _box(self, original: str) -> np.ndarray | None:
+        if original not in self.boxes:
+            from ganon.backends.detectors import build_detector
+
+            self.detector = self.detector or build_detector("retinaface-mobilenet")
+            found = self.detector.detect(read_image(original).rgb)  # type: ignore[attr-defined]
+            self.boxes[original] = max((d.box for d in found), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]),
+                                       default=None)
+        return self.boxes[original]
+
+    def embed(self, output: str, original: str) -> np.ndarray | None:
+        key = (output, original)
+        if key in self.cache:
+            return self.cache[key]
+        image = read_image(output).rgb
+        vector = self.model.embed(image)
+        if vector is None:
+            source = read_image(original).rgb
+            box = self._box(original)
+            if image.shape[:2] != source.shape[:2]:
+                vector = self.crop_model.embed(image)
+            elif box is not None:
+                x0, y0, x1, y1 = box
+                grow = self.margin * max(x1 - x0, y1 - y0)
+                height, width = image.shape[:2]
+                x0, y0 = int(max(0, x0 - grow)), int(max(0, y0 - grow))
+                x1, y1 = int(min(width, x1 + grow)), int(min(height, y1 + grow))
+                vector = self.crop_model.embed(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        self.cache[key] = vector
+        return vector
+
+
+def _aligned_embeddings(originals: Path, anonymized: pd.DataFrame, recognizer: _Recognizer, name: str) -> EmbeddedSet:
+    """Embeddings of a method's outputs in the order of the original tree; no output counts as no face."""
+    items = identity_folder(originals)
+    outputs = dict(zip(anonymized["source"], anonymized["output"], strict=True))
+    vectors = []
+    for _, path in items:
+        output = outputs.get(str(path))
+        vectors.append(None if output is None else recognizer.embed(output, str(path)))
+    dim = next((v.shape[0] for v in vectors if v is not None), 1)
+    matrix = np.full((len(items), dim), np.nan)
+    for row, vector in enumerate(vectors):
+        if vector is not None:
+            matrix[row] = vector
+    return EmbeddedSet(name, np.array([i for i, _ in items]), tuple(str(p) for _, p in items), matrix)
+
+
+def _expression_costs(probe_dir: Path, outputs: pd.DataFrame, model: object) -> dict[str, float]:
+    """Mean |p_anonymized - p_original| of the emotion model over classes and probes, and how often its top class changes."""
+    distances, changed = [], []
+    for source, output in zip(outputs["source"], outputs["output"], strict=True):
+        original = model.predict_proba([read_image(source).rgb])[0]  # type: ignore[attr-defined]
+        if output is None:  # nothing left of the face: the expression is lost entirely
+            distances.append(float(np.abs(original - 1.0 / len(original)).mean()))
+            changed.append(1.0)
+            continue
+        anonymized = model.predict_proba([read_image(output).rgb])[0]  # type: ignore[attr-defined]
+        distances.append(float(np.abs(anonymized - original).mean()))
+        changed.append(float(np.argmax(anonymized) != np.argmax(original)))
+    return {"expression_distance": float(np.mean(distances)), "emotion_changed": float(np.mean(changed))}
+
+
+def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work: Path | str,
+                config: AttackConfig = AttackConfig()) -> AttackResult:
+    """Anonymize the three original trees with every method (cached under ``work``) and attack each output."""
+    from ganon import backends
+
+    roots = {"gallery": Path(gallery), "probe": Path(probe), "train": Path(train)}
+    work = Path(work)
+    skipped: list[str] = []
+    outputs: dict[str, dict[str, pd.DataFrame]] = {}
+    for method_name in (*config.methods, *config.outside):
+        outside = config.outside.get(method_name)
+        options = {"weights": config.weights} if method_name in ("ganon-crops", "ganon-composite") else {}
+        try:
+            method = None if outside else build_method(method_name, **options)
+        except (BackendUnavailableError, ModelUnavailableError) as error:
+            skipped.append(f"{method_name}: {error}")
+            logger.warning("attacks: skipping %s (%s)", method_name, error)
+            continue
+        outputs[method_name] = {
+            role: anonymize_tree(method if method is not None else str(Path(outside) / role), root,
+                                 work / method_name / role, progress=config.progress)
+            for role, root in roots.items()
+        }
+    emotion = backends.build("emotion", config.emotion, crop="haar")
+    expression = pd.DataFrame([{"method": m, **_expression_costs(roots["probe"], o["probe"], emotion)}
+                               for m, o in outputs.items()])
+
+    probe_tables, link_rows, local = [], [], {}
+    for backend_name in config.backends:
+        try:
+            model = backends.build("identity", backend_name)
+            recognizer = _Recognizer(model, backends.build("identity", backend_name, assume_aligned=True))
+        except (BackendUnavailableError, ModelUnavailableError, ImportError) as error:
+            skipped.append(f"{backend_name}: {error}")
+            logger.warning("attacks: skipping backend %s (%s)", backend_name, error)
+            continue
+        cache: dict = {}
+        originals = embed_identity_folder(roots["gallery"], model, name="gallery", cache=cache)
+        original_pairs = pair_distances(_union(
+            embed_identity_folder(roots["probe"], model, cache=cache),
+            embed_identity_folder(roots["train"], model, cache=cache)), metric=model.metric)
+        original_fmr = false_match_rate(original_pairs[1], model.threshold)
+        for method_name, tables in outputs.items():
+            sets = {role: _aligned_embeddings(roots[role], tables[role], recognizer, role) for role in roots}
+            scenarios = {
+                "naive": (originals, NearestNeighbourAttacker(metric=model.metric)),
+                "parrot": (sets["gallery"], NearestNeighbourAttacker(metric=model.metric)),
+                "trained-parrot": (_union(sets["gallery"], sets["train"]), LinearProbeAttacker()),
+            }
+            for scenario, (known, attacker) in scenarios.items():
+                if not known.found.any() or len(np.unique(known.identities[known.found])) < 2:
+                    skipped.append(f"{method_name}/{backend_name}/{scenario}: fewer than two identities have a face")
+                    continue
+                rows = attack(known, sets["probe"], attacker, backend=backend_name, probe_set=method_name)
+                rows.insert(0, "scenario", scenario)
+                probe_tables.append(rows)
+            linked = _union(sets["probe"], sets["train"])
+            mated, non_mated = pair_distances(linked, metric=model.metric)
+            if len(mated) and len(non_mated):
+                result = linkability(mated, non_mated, bins=20)
+                local[(method_name, backend_name)] = result
+                link_rows.append({"method": method_name, "backend": backend_name, "d_sys": result.d_sys,
+                                  "fmr": false_match_rate(non_mated, model.threshold), "fmr_original": original_fmr,
+                                  "n_mated": len(mated), "n_non_mated": len(non_mated), "threshold": model.threshold})
+    per_probe = pd.concat(probe_tables, ignore_index=True) if probe_tables else pd.DataFrame()
+    summary, top_k = pd.DataFrame(), pd.DataFrame()
+    if len(per_probe):
+        keyed = per_probe.assign(probe_set=per_probe["probe_set"] + "|" + per_probe["scenario"])
+        summary = _split_key(summarize_reid(keyed))
+        top_k = _split_key(top_k_curve(keyed))
+    return AttackResult(summary, per_probe, top_k, pd.DataFrame(link_rows), local, expression, skipped)
+
+
+def _union(a: EmbeddedSet, b: EmbeddedSet) -> EmbeddedSet:
+    dim = max(a.embeddings.shape[1], b.embeddings.shape[1])
+    pad = lambda m: m if m.shape[1] == dim else np.full((len(m), dim), np.nan)  # noqa: E731 (all-NaN sets)
+    return EmbeddedSet(f"{a.name}+{b.name}", np.concatenate([a.identities, b.identities]), a.paths + b.paths,
+                       np.vstack([pad(a.embeddings), pad(b.embeddings)]))
+
+
+def _split_key(table: pd.DataFrame) -> pd.DataFrame:
+    method_scenario = table["probe_set"].str.split("|", n=1, expand=True)
+    table = table.drop(columns="probe_set")
+    table.insert(0, "scenario", method_scenario[1])
+    table.insert(0, "method", method_scenario[0])
+    return table
