@@ -92,7 +92,8 @@ class GanonMethod:
         try:
             resolve_weights(self.weights)
         except WeightsNotFoundError as error:
-            raise BackendUnavailableError("anonymization method", f"ganon-{self.mode}", f"weights {self.weights}",
+            name = "authors-crops" if self.weights == "ganonymization-publication" else f"ganon-{self.mode}"
+            raise BackendUnavailableError("anonymization method", name, f"the generator weights {self.weights!r}",
                                           str(error)) from None
         config = AnonymizeConfig(mode=self.mode, align=AlignConfig(size=self.size))  # type: ignore[arg-type]
         self._anonymizer = Anonymizer.from_weights(self.weights, config, device=self.device, batch_size=4)

@@ -23,13 +23,13 @@ from ganon.backends.identity import IdentityModel, ModelUnavailableError
 from ganon.evaluation.anonymizers import anonymize_tree, build_method
 from ganon.evaluation.linkability import Linkability, false_match_rate, linkability, pair_distances
 from ganon.evaluation.reid import (
-    EmbeddedSet, LinearProbeAttacker, NearestNeighbourAttacker, attack, embed_identity_folder, identity_folder,
-    summarize_reid, top_k_curve,
+    EmbeddedSet, LinearProbeAttacker, NearestNeighbourAttacker, attack, identity_folder, summarize_reid,
+    top_k_curve,
 )
 from ganon.imageio import read_image
 
 __all__ = ["METHODS_COMPARED", "SCENARIOS", "AttackConfig", "AttackResult", "openpeople_attack_folders",
-           "run_attacks"]
+           "plot_privacy_utility", "plot_top_k", "run_attacks"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class AttackConfig:
 
     methods: tuple[str, ...] = METHODS_COMPARED
     backends: tuple[str, ...] = ("dlib", "sface", "facenet512")
+    #: Options per backend, e.g. dlib's ``upsample=0``, enough for faces of 80 px and more and twice as fast.
+    backend_options: dict[str, dict] = field(default_factory=lambda: {"dlib": {"upsample": 0}})
     outside: dict[str, str] = field(default_factory=dict)
     weights: str = "ganon-synth-128"
     emotion: str = "fer"
@@ -67,6 +69,12 @@ class AttackResult:
     expression: pd.DataFrame
     skipped: list[str]
 
+    def rank1_table(self) -> pd.DataFrame:
+        """Rank-1 accuracy with one row per method and one column per backend and scenario."""
+        table = self.summary.pivot_table(index="method", columns=["backend", "scenario"], values="rank1", sort=False)
+        return table.reindex(columns=[c for b in dict.fromkeys(self.summary["backend"]) for c in
+                                      ((b, s) for s in SCENARIOS) if c in table.columns])
+
     def privacy_utility(self, *, scenario: str = "parrot") -> pd.DataFrame:
         """Rank-1 accuracy of one scenario beside each method's expression distance, per backend."""
         rank1 = self.summary[self.summary["scenario"] == scenario][["method", "backend", "rank1", "chance"]]
@@ -75,7 +83,8 @@ class AttackResult:
 
 def openpeople_attack_folders(out: Path | str, *, gallery: tuple[str, ...] = ("studio_portrait",),
                               probe: tuple[str, ...] = ("01_happy", "04_surprised"),
-                              train: tuple[str, ...] = ("00_neutral", "02_sad", "03_angry")) -> dict[str, Path]:
+                              train: tuple[str, ...] = ("00_neutral", "02_sad"), max_side: int = 640
+                              ) -> dict[str, Path]:
     """openpeople's 10 people as three identity-folder trees of originals (``gallery``, ``probe``, ``train``).
 
     The names are photo stems or expression crops (``NN_expression``) from ``ganon.data.datasets.openpeople``;
@@ -94,7 +103,7 @@ def openpeople_attack_folders(out: Path | str, *, gallery: tuple[str, ...] = ("s
         if missing:
             raise ValueError(f"openpeople has no images named {missing}")
         folders[role] = Path(out) / role
-        reader.materialize(folders[role], frame=chosen)
+        reader.materialize(folders[role], frame=chosen, max_side=max_side)
     return folders
 
 
@@ -194,8 +203,11 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
         try:
             method = None if outside else build_method(method_name, **options)
         except (BackendUnavailableError, ModelUnavailableError) as error:
-            skipped.append(f"{method_name}: {error}")
+            skipped.append(f"{method_name}: {_short(error)}")
             logger.warning("attacks: skipping %s (%s)", method_name, error)
+            continue
+        if method_name == "original":  # no copies: the attacker sees the very files
+            outputs[method_name] = {role: _unchanged(root) for role, root in roots.items()}
             continue
         outputs[method_name] = {
             role: anonymize_tree(method if method is not None else str(Path(outside) / role), root,
@@ -209,17 +221,17 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
     probe_tables, link_rows, local = [], [], {}
     for backend_name in config.backends:
         try:
-            model = backends.build("identity", backend_name)
-            recognizer = _Recognizer(model, backends.build("identity", backend_name, assume_aligned=True))
+            options = config.backend_options.get(backend_name, {})
+            model = backends.build("identity", backend_name, **options)
+            recognizer = _Recognizer(model, backends.build("identity", backend_name, assume_aligned=True, **options))
         except (BackendUnavailableError, ModelUnavailableError, ImportError) as error:
-            skipped.append(f"{backend_name}: {error}")
+            skipped.append(f"{backend_name}: {_short(error)}")
             logger.warning("attacks: skipping backend %s (%s)", backend_name, error)
             continue
-        cache: dict = {}
-        originals = embed_identity_folder(roots["gallery"], model, name="gallery", cache=cache)
-        original_pairs = pair_distances(_union(
-            embed_identity_folder(roots["probe"], model, cache=cache),
-            embed_identity_folder(roots["train"], model, cache=cache)), metric=model.metric)
+        unchanged = {role: _unchanged(root) for role, root in roots.items()}
+        original_sets = {role: _aligned_embeddings(roots[role], unchanged[role], recognizer, role) for role in roots}
+        originals = original_sets["gallery"]
+        original_pairs = pair_distances(_union(original_sets["probe"], original_sets["train"]), metric=model.metric)
         original_fmr = false_match_rate(original_pairs[1], model.threshold)
         for method_name, tables in outputs.items():
             sets = {role: _aligned_embeddings(roots[role], tables[role], recognizer, role) for role in roots}
@@ -252,6 +264,19 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
     return AttackResult(summary, per_probe, top_k, pd.DataFrame(link_rows), local, expression, skipped)
 
 
+def _unchanged(root: Path) -> pd.DataFrame:
+    """The table ``anonymize_tree`` returns, for a method that leaves every image as it is."""
+    paths = [str(path) for _, path in identity_folder(root)]
+    return pd.DataFrame({"source": paths, "output": paths, "status": "kept"})
+
+
+def _short(error: BaseException) -> str:
+    """One line on what is missing, without the machine's paths (for a book page)."""
+    if isinstance(error, BackendUnavailableError):
+        return f"needs {error.missing}"
+    return str(error).split(";")[0].split(": ", 1)[-1]
+
+
 def _union(a: EmbeddedSet, b: EmbeddedSet) -> EmbeddedSet:
     dim = max(a.embeddings.shape[1], b.embeddings.shape[1])
     pad = lambda m: m if m.shape[1] == dim else np.full((len(m), dim), np.nan)  # noqa: E731 (all-NaN sets)
@@ -265,3 +290,51 @@ def _split_key(table: pd.DataFrame) -> pd.DataFrame:
     table.insert(0, "scenario", method_scenario[1])
     table.insert(0, "method", method_scenario[0])
     return table
+
+
+def plot_top_k(top_k: pd.DataFrame, *, backend: str, methods: tuple[str, ...] | None = None):  # noqa: ANN201
+    """One panel per scenario: identification rate against k for each method, and chance as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    table = top_k[top_k["backend"] == backend]
+    methods = methods or tuple(dict.fromkeys(table["method"]))
+    scenarios = [s for s in SCENARIOS if s in set(table["scenario"])]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.6 * len(scenarios), 3.2), sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        rows = table[table["scenario"] == scenario]
+        for index, method in enumerate(methods):
+            curve = rows[rows["method"] == method]
+            if len(curve):
+                ax.plot(curve["k"], curve["rate"], marker=".", color=colours(index % 10), label=method)
+        chance = rows.drop_duplicates("k")
+        ax.plot(chance["k"], chance["chance"], ls="--", color="grey", label="chance")
+        ax.set_title(f"{scenario} ({backend})")
+        ax.set_xlabel("k (candidates the attacker may name)")
+        ax.set_ylim(0, 1.02)
+    axes[0][0].set_ylabel("share of probes identified within k")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_privacy_utility(table: pd.DataFrame, *, scenario: str):  # noqa: ANN201
+    """Rank-1 attack accuracy (privacy, lower is better) against expression distance (utility, lower is better)."""
+    import matplotlib.pyplot as plt
+
+    backends_shown = list(dict.fromkeys(table["backend"]))
+    fig, axes = plt.subplots(1, len(backends_shown), figsize=(4.2 * len(backends_shown), 3.6), squeeze=False)
+    for ax, backend in zip(axes[0], backends_shown, strict=True):
+        rows = table[table["backend"] == backend]
+        ax.scatter(rows["expression_distance"], rows["rank1"], color="tab:purple")
+        for row in rows.itertuples():
+            ax.annotate(row.method, (row.expression_distance, row.rank1), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.axhline(rows["chance"].iloc[0], ls="--", color="grey", label="chance")
+        ax.set_xlabel("expression distance (mean |p_anon - p_orig|, fer)")
+        ax.set_ylabel(f"rank-1 accuracy, {scenario}")
+        ax.set_title(backend)
+        ax.set_ylim(-0.02, 1.05)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
