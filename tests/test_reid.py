@@ -120,3 +120,21 @@ def test_face_region_baselines_change_the_face_only_and_never_the_input(people: 
     changed = np.abs(original.astype(int) - pixelated).sum(axis=2) > 0
     assert 0.02 < changed.mean() < 0.6  # the face box, not the whole photo
     assert not changed[0].any() and not changed[-1].any()
+
+
+def test_the_suite_runs_every_scenario_and_names_what_it_skipped(people: dict[str, Path], tmp_path: Path) -> None:
+    from ganon.evaluation.attacks import AttackConfig, run_attacks
+
+    config = AttackConfig(methods=("original", "pixelate-8x8", "authors-crops"), backends=("sface", "facenet512"))
+    result = run_attacks(people["gallery"], people["probe"], people["probe"], tmp_path / "work", config)
+    assert any(s.startswith("authors-crops:") for s in result.skipped)  # the authors' checkpoint is not fetched here
+    table = result.rank1_table()
+    assert list(table.columns) == [("sface", s) for s in ("naive", "parrot", "trained-parrot")]
+    assert (table.loc["original"] == 1.0).all()
+    assert table.loc["pixelate-8x8", ("sface", "naive")] < 0.8
+    link = result.linkability.set_index("method")
+    assert link.loc["original", "d_sys"] > link.loc["pixelate-8x8", "d_sys"]
+    assert link.loc["pixelate-8x8", "fmr"] > link.loc["pixelate-8x8", "fmr_original"]
+    expression = result.expression.set_index("method")["expression_distance"]
+    assert expression["original"] == 0.0 and expression["pixelate-8x8"] > 0.05
+    assert not (people["gallery"].parent / "work").exists() and (tmp_path / "work" / "pixelate-8x8" / "probe").is_dir()

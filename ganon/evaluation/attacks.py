@@ -274,7 +274,7 @@ def _short(error: BaseException) -> str:
     """One line on what is missing, without the machine's paths (for a book page)."""
     if isinstance(error, BackendUnavailableError):
         return f"needs {error.missing}"
-    return str(error).split(";")[0].split(": ", 1)[-1]
+    return str(error).split(";")[0].split(": ", 1)[-1].split(". ")[0]
 
 
 def _union(a: EmbeddedSet, b: EmbeddedSet) -> EmbeddedSet:
