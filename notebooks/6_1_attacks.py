@@ -129,12 +129,14 @@ attack.per_probe.to_csv(attacks_dir / "reid_probes.csv", index=False)
 rank1
 
 # %% [markdown]
-# Reading the table: the originals are found every time, by every attacker, which shows that the
-# attack works on these people. Blurring a face box changes almost nothing for a recognizer. For
-# pixelation and for GANonymization the naive attacker does much worse; the question is what happens
-# when the attacker adapts. The trained parrot is the strongest attacker in most rows, because the
-# anonymized faces of one person still share something (hair, outline, skin, and in composite mode
-# the whole rest of the picture) that a classifier can learn.
+# Reading the table (the smoke run gave the same picture each time we ran it): the originals are
+# found every time, by every attacker, so the attack itself works on these people. A blur of a face
+# box of a few hundred pixels leaves the identity intact for both recognizers. Pixelation brings the
+# naive attacker down towards chance, but the attacker who pixelates the gallery too, and above all
+# the one who trains on pixelated faces, gets much of it back, most clearly with SFace.
+# GANonymization's crops stay closest to chance under all three attackers. In composite mode the new
+# face sits inside the old head: hair, ears and outline remain, and the trained parrot with SFace
+# uses them to name almost everybody. A threshold test alone would call both modes anonymized.
 #
 # The top-k curves show the whole ranking: how many candidates the attacker needs to name to include
 # the right person, against the chance line k / 10.
@@ -152,8 +154,12 @@ plot_top_k(attack.top_k, backend="sface");
 # (two pictures of one person are a mated pair). `d_sys` is the global linkability; `fmr` the share of
 # different-person pairs that the recognizer calls one person at its own threshold, and
 # `fmr_original` the same share among the original pictures. A method that pushes `fmr` far above
-# `fmr_original` makes everybody look alike, which protects but also means its faces carry little
-# individuality.
+# `fmr_original` makes everybody look alike to the recognizer. That protects, but it also says that
+# its faces carry little individuality. Pixelation does this to the extreme (nearly every pair counts
+# as one person) and stays linkable for SFace all the same, because a linkability score needs no
+# threshold: it only asks whether same-person pairs score differently from the others. The crops of
+# the small smoke generator are the least linkable here, and they are also much less diverse than real
+# faces, about three times the originals' share of different people called one.
 
 # %%
 attack.linkability.to_csv(attacks_dir / "linkability.csv", index=False)
@@ -173,7 +179,10 @@ fig.tight_layout()
 # predicts its seven class probabilities on the original probe and on its anonymized version, and we
 # average |p_anonymized - p_original| over classes and probes. `emotion_changed` is how often the
 # model's top class changes. The best methods sit in the lower left corner of the plot: hard to
-# re-identify and close to the original expression.
+# re-identify and close to the original expression. Blur keeps the expression and the identity;
+# pixelation loses the most expression and still leaves the trained attacker far above chance;
+# GANonymization's crops change the expression about half as much as pixelation and are the hardest
+# to re-identify, though with the smoke generator their expression distance is far from blur's.
 
 # %%
 attack.expression.to_csv(attacks_dir / "expression.csv", index=False)

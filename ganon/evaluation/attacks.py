@@ -204,7 +204,7 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
             method = None if outside else build_method(method_name, **options)
         except (BackendUnavailableError, ModelUnavailableError) as error:
             skipped.append(f"{method_name}: {_short(error)}")
-            logger.warning("attacks: skipping %s (%s)", method_name, error)
+            logger.warning("attacks: skipping %s (%s)", method_name, _short(error))
             continue
         if method_name == "original":  # no copies: the attacker sees the very files
             outputs[method_name] = {role: _unchanged(root) for role, root in roots.items()}
@@ -226,7 +226,7 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
             recognizer = _Recognizer(model, backends.build("identity", backend_name, assume_aligned=True, **options))
         except (BackendUnavailableError, ModelUnavailableError, ImportError) as error:
             skipped.append(f"{backend_name}: {_short(error)}")
-            logger.warning("attacks: skipping backend %s (%s)", backend_name, error)
+            logger.warning("attacks: skipping backend %s (%s)", backend_name, _short(error))
             continue
         unchanged = {role: _unchanged(root) for role, root in roots.items()}
         original_sets = {role: _aligned_embeddings(roots[role], unchanged[role], recognizer, role) for role in roots}
@@ -327,9 +327,9 @@ def plot_privacy_utility(table: pd.DataFrame, *, scenario: str):  # noqa: ANN201
     for ax, backend in zip(axes[0], backends_shown, strict=True):
         rows = table[table["backend"] == backend]
         ax.scatter(rows["expression_distance"], rows["rank1"], color="tab:purple")
-        for row in rows.itertuples():
-            ax.annotate(row.method, (row.expression_distance, row.rank1), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        for index, row in enumerate(rows.sort_values("expression_distance").itertuples()):
+            ax.annotate(row.method, (row.expression_distance, row.rank1), fontsize=7,
+                        xytext=(4, -10 * (index % 3)), textcoords="offset points")  # staggered: methods cluster
         ax.axhline(rows["chance"].iloc[0], ls="--", color="grey", label="chance")
         ax.set_xlabel("expression distance (mean |p_anon - p_orig|, fer)")
         ax.set_ylabel(f"rank-1 accuracy, {scenario}")
