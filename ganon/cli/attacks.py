@@ -18,12 +18,16 @@ def reid(
     probe: list[Path] = typer.Option(
         ..., "--probe", help="Folder of probe images in identity sub-folders (e.g. anonymized); repeatable."
     ),
-    backend: str = typer.Option("sface", "--backend", "-b", help="Identity model: sface, dlib or facenet512."),
+    backend: str = typer.Option("sface", "--backend", "-b",
+                                help="Identity model: sface, dlib or facenet512."),
     train: Path | None = typer.Option(
-        None, "--train", help="Anonymized images per identity: also fit a trained attacker (linear probe) on them."
+        None, "--train",
+        help="Anonymized images per identity: also fit a trained attacker (linear probe) on them.",
     ),
-    assume_aligned: bool = typer.Option(False, "--assume-aligned", help="Images are face crops (see evaluate identity)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Summary CSV; per-probe rows go to <out stem>_probes.csv."),
+    assume_aligned: bool = typer.Option(False, "--assume-aligned",
+                                        help="Images are face crops (see evaluate identity)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Summary CSV; per-probe rows go to <out stem>_probes.csv."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing CSV files."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
@@ -59,7 +63,8 @@ def reid(
         tables = []
         for name, folder in zip(names, probe, strict=True):
             probes = embed_identity_folder(folder, model, name=name, cache=cache, progress=progress)
-            tables.append(attack(known, probes, NearestNeighbourAttacker(metric=model.metric), backend=backend))
+            nearest = NearestNeighbourAttacker(metric=model.metric)
+            tables.append(attack(known, probes, nearest, backend=backend))
             if trained is not None:
                 tables.append(attack(learned, probes, trained, backend=backend))
     except (OSError, ValueError) as error:

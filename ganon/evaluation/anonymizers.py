@@ -43,7 +43,7 @@ def _original(**_: object) -> Method:
 
 @dataclass
 class FaceRegionBaseline:
-    """A Table 1 baseline applied to each face box that the pipeline's detector finds (box grown by ``margin``)."""
+    """A Table 1 baseline applied to each face box the pipeline's detector finds (grown by ``margin``)."""
 
     baseline: str
     margin: float = 0.1
@@ -93,8 +93,8 @@ class GanonMethod:
             resolve_weights(self.weights)
         except WeightsNotFoundError as error:
             name = "authors-crops" if self.weights == "ganonymization-publication" else f"ganon-{self.mode}"
-            raise BackendUnavailableError("anonymization method", name, f"the generator weights {self.weights!r}",
-                                          str(error)) from None
+            raise BackendUnavailableError("anonymization method", name,
+                                          f"the generator weights {self.weights!r}", str(error)) from None
         config = AnonymizeConfig(mode=self.mode, align=AlignConfig(size=self.size))  # type: ignore[arg-type]
         self._anonymizer = Anonymizer.from_weights(self.weights, config, device=self.device, batch_size=4)
 

@@ -1,4 +1,4 @@
-"""Every method under every attack: naive, parrot and trained parrot re-identification, linkability, diversity.
+"""Each method under attack: naive, parrot and trained parrot re-identification; linkability; diversity.
 
 The scenarios follow Hanisch et al. 2023: the *naive* attacker holds the original photos of every
 identity (gallery) and ranks them for each anonymized probe; the *parrot* knows the method and
@@ -71,7 +71,8 @@ class AttackResult:
 
     def rank1_table(self) -> pd.DataFrame:
         """Rank-1 accuracy with one row per method and one column per backend and scenario."""
-        table = self.summary.pivot_table(index="method", columns=["backend", "scenario"], values="rank1", sort=False)
+        table = self.summary.pivot_table(index="method", columns=["backend", "scenario"], values="rank1",
+                                         sort=False)
         return table.reindex(columns=[c for b in dict.fromkeys(self.summary["backend"]) for c in
                                       ((b, s) for s in SCENARIOS) if c in table.columns])
 
@@ -157,7 +158,8 @@ class _Recognizer:
         return vector
 
 
-def _aligned_embeddings(originals: Path, anonymized: pd.DataFrame, recognizer: _Recognizer, name: str) -> EmbeddedSet:
+def _aligned_embeddings(originals: Path, anonymized: pd.DataFrame, recognizer: _Recognizer,
+                        name: str) -> EmbeddedSet:
     """Embeddings of a method's outputs in the order of the original tree; no output counts as no face."""
     items = identity_folder(originals)
     outputs = dict(zip(anonymized["source"], anonymized["output"], strict=True))
@@ -174,7 +176,7 @@ def _aligned_embeddings(originals: Path, anonymized: pd.DataFrame, recognizer: _
 
 
 def _expression_costs(probe_dir: Path, outputs: pd.DataFrame, model: object) -> dict[str, float]:
-    """Mean |p_anonymized - p_original| of the emotion model over classes and probes, and how often its top class changes."""
+    """Mean |p_anonymized - p_original| of the emotion model over classes and probes; top-class changes."""
     distances, changed = [], []
     for source, output in zip(outputs["source"], outputs["output"], strict=True):
         original = model.predict_proba([read_image(source).rgb])[0]  # type: ignore[attr-defined]
@@ -223,15 +225,18 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
         try:
             options = config.backend_options.get(backend_name, {})
             model = backends.build("identity", backend_name, **options)
-            recognizer = _Recognizer(model, backends.build("identity", backend_name, assume_aligned=True, **options))
+            crop_model = backends.build("identity", backend_name, assume_aligned=True, **options)
+            recognizer = _Recognizer(model, crop_model)
         except (BackendUnavailableError, ModelUnavailableError, ImportError) as error:
             skipped.append(f"{backend_name}: {_short(error)}")
             logger.warning("attacks: skipping backend %s (%s)", backend_name, _short(error))
             continue
         unchanged = {role: _unchanged(root) for role, root in roots.items()}
-        original_sets = {role: _aligned_embeddings(roots[role], unchanged[role], recognizer, role) for role in roots}
+        original_sets = {role: _aligned_embeddings(roots[role], unchanged[role], recognizer, role)
+                         for role in roots}
         originals = original_sets["gallery"]
-        original_pairs = pair_distances(_union(original_sets["probe"], original_sets["train"]), metric=model.metric)
+        original_pairs = pair_distances(_union(original_sets["probe"], original_sets["train"]),
+                                        metric=model.metric)
         original_fmr = false_match_rate(original_pairs[1], model.threshold)
         for method_name, tables in outputs.items():
             sets = {role: _aligned_embeddings(roots[role], tables[role], recognizer, role) for role in roots}
@@ -242,7 +247,8 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
             }
             for scenario, (known, attacker) in scenarios.items():
                 if not known.found.any() or len(np.unique(known.identities[known.found])) < 2:
-                    skipped.append(f"{method_name}/{backend_name}/{scenario}: fewer than two identities have a face")
+                    skipped.append(f"{method_name}/{backend_name}/{scenario}: fewer than two identities "
+                                   "have a face")
                     continue
                 rows = attack(known, sets["probe"], attacker, backend=backend_name, probe_set=method_name)
                 rows.insert(0, "scenario", scenario)
@@ -253,8 +259,9 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
                 result = linkability(mated, non_mated, bins=20)
                 local[(method_name, backend_name)] = result
                 link_rows.append({"method": method_name, "backend": backend_name, "d_sys": result.d_sys,
-                                  "fmr": false_match_rate(non_mated, model.threshold), "fmr_original": original_fmr,
-                                  "n_mated": len(mated), "n_non_mated": len(non_mated), "threshold": model.threshold})
+                                  "fmr": false_match_rate(non_mated, model.threshold),
+                                  "fmr_original": original_fmr, "n_mated": len(mated),
+                                  "n_non_mated": len(non_mated), "threshold": model.threshold})
     per_probe = pd.concat(probe_tables, ignore_index=True) if probe_tables else pd.DataFrame()
     summary, top_k = pd.DataFrame(), pd.DataFrame()
     if len(per_probe):
@@ -299,7 +306,8 @@ def plot_top_k(top_k: pd.DataFrame, *, backend: str, methods: tuple[str, ...] | 
     table = top_k[top_k["backend"] == backend]
     methods = methods or tuple(dict.fromkeys(table["method"]))
     scenarios = [s for s in SCENARIOS if s in set(table["scenario"])]
-    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.6 * len(scenarios), 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(3.6 * len(scenarios), 3.2), sharey=True,
+                             squeeze=False)
     colours = plt.get_cmap("tab10")
     for ax, scenario in zip(axes[0], scenarios, strict=True):
         rows = table[table["scenario"] == scenario]
@@ -319,7 +327,7 @@ def plot_top_k(top_k: pd.DataFrame, *, backend: str, methods: tuple[str, ...] | 
 
 
 def plot_privacy_utility(table: pd.DataFrame, *, scenario: str):  # noqa: ANN201
-    """Rank-1 attack accuracy (privacy, lower is better) against expression distance (utility, lower is better)."""
+    """Rank-1 attack accuracy (privacy) against expression distance (utility); lower is better for both."""
     import matplotlib.pyplot as plt
 
     backends_shown = list(dict.fromkeys(table["backend"]))
@@ -329,7 +337,7 @@ def plot_privacy_utility(table: pd.DataFrame, *, scenario: str):  # noqa: ANN201
         ax.scatter(rows["expression_distance"], rows["rank1"], color="tab:purple")
         for index, row in enumerate(rows.sort_values("expression_distance").itertuples()):
             ax.annotate(row.method, (row.expression_distance, row.rank1), fontsize=7,
-                        xytext=(4, -10 * (index % 3)), textcoords="offset points")  # staggered: methods cluster
+                        xytext=(4, -10 * (index % 3)), textcoords="offset points")  # methods cluster
         ax.axhline(rows["chance"].iloc[0], ls="--", color="grey", label="chance")
         ax.set_xlabel("expression distance (mean |p_anon - p_orig|, fer)")
         ax.set_ylabel(f"rank-1 accuracy, {scenario}")

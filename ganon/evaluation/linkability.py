@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ganon.evaluation.reid import EmbeddedSet
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["Linkability", "false_match_rate", "linkability", "pair_distances", "plot_local_linkability"]
 
@@ -43,7 +47,8 @@ def linkability(mated: np.ndarray, non_mated: np.ndarray, *, bins: int | np.ndar
     mated, non_mated = np.asarray(mated, dtype=np.float64), np.asarray(non_mated, dtype=np.float64)
     mated, non_mated = mated[np.isfinite(mated)], non_mated[np.isfinite(non_mated)]
     if not len(mated) or not len(non_mated):
-        raise ValueError(f"linkability needs mated and non-mated scores, got {len(mated)} and {len(non_mated)}")
+        raise ValueError(f"linkability needs mated and non-mated scores, got {len(mated)} and "
+                         f"{len(non_mated)}")
     if omega <= 0:
         raise ValueError(f"omega (the prior ratio) must be positive, got {omega}")
     if np.ndim(bins) == 0:
@@ -61,7 +66,7 @@ def linkability(mated: np.ndarray, non_mated: np.ndarray, *, bins: int | np.ndar
 
 
 def pair_distances(embedded: EmbeddedSet, *, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
-    """Distances of every mated and every non-mated pair of faces in one set (images without a face left out)."""
+    """Distances of every mated and every non-mated pair of faces in one set (images without a face: none)."""
     usable = embedded.select(embedded.found)
     vectors = usable.embeddings
     if metric == "cosine":
@@ -83,14 +88,15 @@ def false_match_rate(non_mated: np.ndarray, threshold: float) -> float:
     return float((non_mated <= threshold).mean()) if len(non_mated) else float("nan")
 
 
-def plot_local_linkability(result: Linkability, *, ax=None, title: str = ""):  # noqa: ANN001, ANN201 (matplotlib)
+def plot_local_linkability(result: Linkability, *, ax: Axes | None = None, title: str = "") -> Axes:
     """Both score distributions as bars and ``D(s)`` as a line, with ``D_sys`` in the legend; the Axes."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(5, 3.2))[1]
     width = np.diff(result.edges)
     ax.bar(result.centres, result.p_mated, width=width, alpha=0.5, color="tab:red", label="mated pairs")
-    ax.bar(result.centres, result.p_non_mated, width=width, alpha=0.5, color="tab:blue", label="non-mated pairs")
+    ax.bar(result.centres, result.p_non_mated, width=width, alpha=0.5, color="tab:blue",
+           label="non-mated pairs")
     ax.set_xlabel("distance between the two faces")
     ax.set_ylabel("share of pairs")
     twin = ax.twinx()

@@ -36,15 +36,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The summary CSV of ``ganon evaluate reid``: the issue's columns first, then which attacker and lost faces.
-SUMMARY_COLUMNS = ("probe_set", "backend", "n_probes", "n_identities", "rank1", "rank5", "chance", "mean_rank",
-                   "attacker", "n_no_face")
+SUMMARY_COLUMNS = ("probe_set", "backend", "n_probes", "n_identities", "rank1", "rank5", "chance",
+                   "mean_rank", "attacker", "n_no_face")
 #: The per-probe CSV.
 PROBE_COLUMNS = ("probe_set", "backend", "attacker", "identity", "path", "face_found", "rank", "predicted",
                  "n_identities")
 
 
 def identity_folder(root: Path | str) -> list[tuple[str, Path]]:
-    """(identity, image) for every image below ``root/<identity>/``, sorted; loose images in root are an error."""
+    """(identity, image) for every image below ``root/<identity>/``, sorted; only loose images: an error."""
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root}: not a folder (expected one sub-folder per identity)")
@@ -54,7 +54,8 @@ def identity_folder(root: Path | str) -> list[tuple[str, Path]]:
         raise ValueError(f"{root}: no images in identity sub-folders (<root>/<identity>/<image>)"
                          + (f"; found {len(loose)} files directly in it" if loose else ""))
     if loose:
-        logger.warning("%s: ignored %d files outside the identity sub-folders, e.g. %s", root, len(loose), loose[0].name)
+        logger.warning("%s: ignored %d files outside the identity sub-folders, e.g. %s", root, len(loose),
+                       loose[0].name)
     return pairs
 
 
@@ -75,11 +76,13 @@ class EmbeddedSet:
         return len(self.paths)
 
     def select(self, mask: np.ndarray) -> EmbeddedSet:
-        return EmbeddedSet(self.name, self.identities[mask], tuple(np.asarray(self.paths)[mask]), self.embeddings[mask])
+        paths = tuple(np.asarray(self.paths)[mask])
+        return EmbeddedSet(self.name, self.identities[mask], paths, self.embeddings[mask])
 
 
 def embed_identity_folder(root: Path | str, model: IdentityModel, *, name: str | None = None,
-                          cache: dict[str, np.ndarray | None] | None = None, progress: bool = False) -> EmbeddedSet:
+                          cache: dict[str, np.ndarray | None] | None = None,
+                          progress: bool = False) -> EmbeddedSet:
     """Embed every image of an identity-folder tree; an unreadable image is logged and counts as no face.
 
     ``cache`` (path -> embedding) lets several scenarios share the embeddings of one tree.
@@ -105,11 +108,12 @@ def embed_identity_folder(root: Path | str, model: IdentityModel, *, name: str |
     missing = int(sum(v is None for v in vectors))
     if missing:
         logger.info("%s: %s found no face in %d of %d images", root, model.name, missing, len(items))
-    return EmbeddedSet(name or root.name, np.array([i for i, _ in items]), tuple(str(p) for _, p in items), matrix)
+    identities = np.array([identity for identity, _ in items])
+    return EmbeddedSet(name or root.name, identities, tuple(str(p) for _, p in items), matrix)
 
 
 class Attacker(Protocol):
-    """Learns identities from labelled embeddings and scores every identity for new ones (higher = more likely)."""
+    """Learns identities from labelled embeddings; scores each identity for new ones (higher: likelier)."""
 
     name: str
     classes_: np.ndarray
@@ -157,7 +161,7 @@ class NearestNeighbourAttacker:
 
 @ATTACKERS.register("linear-probe")
 class LinearProbeAttacker:
-    """Multinomial logistic regression on unit-length embeddings: the attacker that trains on anonymized faces."""
+    """Multinomial logistic regression on unit-length embeddings: an attacker trained on anonymized faces."""
 
     name = "linear-probe"
 
@@ -217,6 +221,9 @@ def attack(gallery: EmbeddedSet, probes: EmbeddedSet, attacker: Attacker, *, bac
     }, columns=list(PROBE_COLUMNS))
 
 
+_KEYS = ("probe_set", "backend", "attacker")
+
+
 def _hits(ranks: pd.Series, k: int, n: int) -> float:
     """Share of probes with rank <= k; a probe without a face adds k / n (a random guess)."""
     guessed = ranks.isna()
@@ -226,7 +233,7 @@ def _hits(ranks: pd.Series, k: int, n: int) -> float:
 def summarize_reid(per_probe: pd.DataFrame) -> pd.DataFrame:
     """One row per probe set, backend and attacker (``SUMMARY_COLUMNS``)."""
     rows = []
-    for (probe_set, backend, attacker), group in per_probe.groupby(["probe_set", "backend", "attacker"], sort=False):
+    for (probe_set, backend, attacker), group in per_probe.groupby(list(_KEYS), sort=False):
         n = int(group["n_identities"].iloc[0])
         ranks = group["rank"].astype(float)
         rows.append({"probe_set": probe_set, "backend": backend, "n_probes": len(group), "n_identities": n,
@@ -239,7 +246,7 @@ def summarize_reid(per_probe: pd.DataFrame) -> pd.DataFrame:
 def top_k_curve(per_probe: pd.DataFrame) -> pd.DataFrame:
     """Identification rate at every k = 1..n for each probe set, backend and attacker, with chance (k / n)."""
     rows = []
-    for (probe_set, backend, attacker), group in per_probe.groupby(["probe_set", "backend", "attacker"], sort=False):
+    for (probe_set, backend, attacker), group in per_probe.groupby(list(_KEYS), sort=False):
         n = int(group["n_identities"].iloc[0])
         ranks = group["rank"].astype(float)
         rows.extend({"probe_set": probe_set, "backend": backend, "attacker": attacker, "k": k,

@@ -1,4 +1,4 @@
-"""openpeople (PyPI ``openpeople==0.1.2``): 10 synthetic people with identity, expression and attribute labels.
+"""openpeople (PyPI ``openpeople==0.1.2``): 10 synthetic people, labelled by identity, expression, attributes.
 
 Every person has five photos (studio portrait, studio posture, selfie, amateur posture, character
 sheet) and a 4x4 expression sheet whose cells follow one fixed, captioned order (``EXPRESSIONS``).
@@ -23,7 +23,8 @@ from ganon.data.datasets.base import DATASETS, DatasetReader
 from ganon.data.datasets.splits import subject_disjoint_split
 
 __all__ = [
-    "EXPRESSIONS", "PHOTOS", "GridCell", "OpenPeople", "cut_expression_sheet", "openpeople_root", "young_from_age_range",
+    "EXPRESSIONS", "PHOTOS", "GridCell", "OpenPeople", "cut_expression_sheet", "openpeople_root",
+    "young_from_age_range",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class GridCell:
 
 
 def _grid_lines(centres: np.ndarray, length: int) -> np.ndarray:
-    """Cell borders along one axis: the image edges and the midpoints between the 4 clusters of face centres."""
+    """Cell borders along one axis: the image edges and midpoints between the 4 clusters of face centres."""
     ordered = np.sort(centres)
     gaps = np.argsort(np.diff(ordered))[::-1][: GRID - 1]  # the 3 largest gaps separate the 4 rows/columns
     groups = np.split(ordered, np.sort(gaps) + 1)
@@ -81,7 +82,10 @@ def _grid_lines(centres: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([[0], (means[:-1] + means[1:]) / 2, [length]]).round().astype(int)
 
 
-def _inside_frame(image: np.ndarray, cell: tuple[int, int, int, int], face: np.ndarray) -> tuple[int, int, int, int]:
+Box = tuple[int, int, int, int]
+
+
+def _inside_frame(image: np.ndarray, cell: Box, face: np.ndarray) -> Box:
     """The part of a cell inside its white picture frame, so that no caption gets into the crop.
 
     A frame line is a row (column) of the cell that is bright over at least 70 % of its width
@@ -89,14 +93,17 @@ def _inside_frame(image: np.ndarray, cell: tuple[int, int, int, int], face: np.n
     """
     x0, y0, x1, y1 = (int(v) for v in cell)
     bright = (image[y0:y1, x0:x1] >= 200).all(axis=2)
-    rows, cols = np.flatnonzero(bright.mean(axis=1) > 0.7) + y0, np.flatnonzero(bright.mean(axis=0) > 0.7) + x0
+    rows = np.flatnonzero(bright.mean(axis=1) > 0.7) + y0
+    cols = np.flatnonzero(bright.mean(axis=0) > 0.7) + x0
     top, bottom = face[1], face[1] + face[3]
     left, right = face[0], face[0] + face[2]
     above, below = rows[rows < top], rows[rows > bottom]
     before, after = cols[cols < left], cols[cols > right]
     margin = 4  # the frame line's own width
-    return (int(before.max()) + margin if len(before) else x0, int(above.max()) + margin if len(above) else y0,
-            int(after.min()) - margin if len(after) else x1, int(below.max()) - margin if len(below) else y1)
+    return (int(before.max()) + margin if len(before) else x0,
+            int(above.max()) + margin if len(above) else y0,
+            int(after.min()) - margin if len(after) else x1,
+            int(below.max()) - margin if len(below) else y1)
 
 
 def cut_expression_sheet(image: np.ndarray, *, name: str = "sheet") -> list[GridCell]:
@@ -142,7 +149,7 @@ def _sheet_cells(path: str, mtime_ns: int) -> tuple[GridCell, ...]:
 
 @DATASETS.register("openpeople")
 class OpenPeople(DatasetReader):
-    """One row per photo and per expression crop of every person under ``root`` (default: the installed package).
+    """One row per photo and per expression crop of every person under ``root`` (default: the package's).
 
     Columns: ``path`` (the photo, or the sheet an expression is cut from), ``split`` (seeded, by
     person), ``subject`` (``P001``...), ``kind`` (photo, expression), ``name`` (photo stem or
@@ -166,7 +173,8 @@ class OpenPeople(DatasetReader):
     def _person(self, folder: Path) -> dict[str, object]:
         metadata = folder / "metadata.json"
         try:
-            demographics = json.loads(metadata.read_text(encoding="utf-8"))["character_details"]["demographics"]
+            details = json.loads(metadata.read_text(encoding="utf-8"))["character_details"]
+            demographics = details["demographics"]
             sex, age_range = str(demographics["sex"]).lower(), str(demographics["age_range"])
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise self.layout_error(f"{metadata}: unreadable or without sex/age_range ({error})") from None
@@ -204,13 +212,14 @@ class OpenPeople(DatasetReader):
                                  "label": cell.index, "crop": cell.crop, **person})
         frame = pd.DataFrame(rows)
         frame["label"] = frame["label"].astype("Int64")
-        frame["split"] = subject_disjoint_split(frame["subject"], val_fraction=self.val_fraction, seed=self.seed)
+        frame["split"] = subject_disjoint_split(frame["subject"], val_fraction=self.val_fraction,
+                                                seed=self.seed)
         frame.attrs["split_seed"] = self.seed
         return frame
 
     def materialize(self, out: Path | str, *, frame: pd.DataFrame | None = None, max_side: int | None = 1024,
                     overwrite: bool = False) -> pd.DataFrame:
-        """Write every row as ``<out>/<subject>/<name>.png`` (photos whole, expressions cropped); the table with ``file``.
+        """Write each row as ``<out>/<subject>/<name>.png`` (expressions cut out); adds ``file``.
 
         Photos are shrunk to ``max_side`` pixels on their longer side (None keeps them at 1.5-2.8K).
         Existing files are kept unless ``overwrite`` (the tree is a cache of the package's pictures).
