@@ -106,7 +106,7 @@ folders = openpeople_attack_folders(attacks_dir / "data")
 config = AttackConfig(methods=METHODS_COMPARED, backends=("dlib", "sface", "facenet512"),
                       weights=models["generator"], emotion=models["emotion"])
 attack = run_attacks(folders["gallery"], folders["probe"], folders["train"], attacks_dir / "work", config)
-print({role: sum(1 for _ in folder.rglob("*.png")) for role, folder in folders.items()}, "images")
+print(attack.summary["n_identities"].max(), "people,", attack.summary["n_probes"].max(), "probes")
 print("not run here:", *attack.skipped, sep="\n  ")
 
 # %% [markdown]
