@@ -143,3 +143,15 @@ def test_the_suite_runs_every_scenario_and_names_what_it_skipped(people: dict[st
     assert expression["original"] == 0.0 and expression["pixelate-8x8"] > 0.05
     assert not (people["gallery"].parent / "work").exists()
     assert (tmp_path / "work" / "pixelate-8x8" / "probe").is_dir()
+
+
+def test_an_outside_method_enters_as_a_folder_at_the_same_relative_paths(people: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    outside = tmp_path / "deepprivacy2"
+    (outside / "P002").mkdir(parents=True)
+    write_image(outside / "P002" / "studio_portrait.jpg", np.zeros((64, 64, 3), np.uint8))
+    table = anonymize_tree(str(outside), people["gallery"], tmp_path / "out").set_index("source")
+    assert table["status"].value_counts().to_dict() == {"missing": 9, "written": 1}
+    copied = table.loc[str(people["gallery"] / "P002" / "studio_portrait.png"), "output"]
+    assert copied.endswith("P002/studio_portrait.jpg") and Path(copied).read_bytes() == (
+        outside / "P002" / "studio_portrait.jpg").read_bytes()
