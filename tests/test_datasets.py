@@ -48,7 +48,7 @@ from miniatures import (
 
 
 def test_every_manifest_has_a_registered_reader() -> None:
-    assert DATASETS.names() == ["affectnet", "celeba", "ckplus", "faces", "samples", "wider-face"]
+    assert DATASETS.names() == ["affectnet", "celeba", "ckplus", "faces", "openpeople", "samples", "wider-face"]
     for name in DATASETS.names():
         assert load_dataset(name).reader == name == DATASETS.get(name).name
 

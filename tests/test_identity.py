@@ -55,7 +55,7 @@ def frames(samples_dir: Path, dlib_model: DlibIdentity) -> list[np.ndarray]:
 
 
 def test_registry_names() -> None:
-    assert IDENTITY_MODELS.names() == ["dlib", "facenet512"]
+    assert IDENTITY_MODELS.names() == ["dlib", "facenet512", "sface"]
 
 
 def test_different_people_are_above_threshold(

