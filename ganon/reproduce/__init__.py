@@ -23,7 +23,8 @@ Reproducer = Callable[..., Result]
 REPRODUCERS: Registry[Reproducer] = Registry("paper result")
 
 #: Modules that register reproducers, one per section of the paper.
-SECTION_MODULES: tuple[str, ...] = ()
+SECTION_MODULES: tuple[str, ...] = ("ganon.reproduce.anonymization", "ganon.reproduce.expression",
+                                     "ganon.reproduce.attributes")
 
 
 def _load() -> None:
