@@ -164,3 +164,62 @@ def paired_crops(
                                baselines={label: build_baseline(name) for label, name in baselines.items()})
     stamp_path.write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
     return crops
+
+
+def trained_classifiers(
+    settings: Settings,
+    crops: Any,
+    source: SourceFaces,
+    out: Path,
+    *,
+    train_data: tuple[str, ...] = ("Original", "GANonymization"),
+) -> dict[str, Path]:
+    """The training scenario's classifiers: one per training set, trained on ``crops`` with the profile's recipe.
+
+    Returns ``train_data -> checkpoint``; a checkpoint already in ``out/<train_data>`` made from the same
+    crops and recipe (its ``stamp.json``) is reused. Training on a method's crops reads the same relative
+    paths below that method's folder; selection and the report use the original validation crops.
+    """
+    from ganon.training.classifier import profile_classifier_config, train_classifier
+
+    models = settings.models
+    config = profile_classifier_config(settings.sizes, seed=settings.seed, device=settings.device,
+                                       backbone=models.get("classifier_backbone"),
+                                       preset=models.get("classifier") or "paper")
+    table = crops.dataset_table(source.table)
+    crops_stamp = json.loads((Path(crops.root) / STAMP).read_text(encoding="utf-8"))
+    checkpoints: dict[str, Path] = {}
+    for name in train_data:
+        run_dir = Path(out) / name
+        stamp = {"crops": crops_stamp, "config": config.to_dict(), "train_data": name}
+        checkpoint = run_dir / "classifier.safetensors"
+        stamp_path = run_dir / STAMP
+        if checkpoint.is_file() and stamp_path.is_file() and json.loads(stamp_path.read_text("utf-8")) == json.loads(
+                json.dumps(stamp, default=str)):
+            logger.info("%s: reusing the classifier trained earlier in this run", run_dir)
+            checkpoints[name] = checkpoint
+            continue
+        override = None if name == "Original" else crops.methods[name]
+        run = train_classifier(table, config=config, out_dir=run_dir, image_root_override=override,
+                               override_splits=("train", "val"), missing="drop", train_data=name, overwrite=True)
+        stamp_path.write_text(json.dumps(stamp, indent=1, default=str) + "\n", encoding="utf-8")
+        checkpoints[name] = run.checkpoint
+    return checkpoints
+
+
+def cached(path: Path, stamp: Mapping[str, Any], make: Callable[[], Any]) -> Any:
+    """``make()``, pickled at ``path`` beside its stamp; a later call with the same stamp loads it instead."""
+    import pickle
+
+    stamp_path = path.with_suffix(".stamp.json")
+    text = json.dumps(stamp, sort_keys=True, default=str)
+    if path.is_file() and stamp_path.is_file() and stamp_path.read_text(encoding="utf-8") == text:
+        logger.info("%s: reusing what an earlier result of this run computed", path)
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        pickle.dump(value, handle)
+    stamp_path.write_text(text, encoding="utf-8")
+    return value
