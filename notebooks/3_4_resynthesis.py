@@ -272,7 +272,11 @@ if grids:
 # The profile names the weights (`models["generator"]`): a path, a model that ships with `ganon`, or
 # a named asset from `data_manifests/`. The weights file carries its architecture, the landmark style
 # it was trained on and a model card saying how it was made. The later chapters use this generator,
-# not the one just trained.
+# not the one just trained. The table shows the card's key rows; the whole card, with every
+# setting, loss and quality figure, is the JSON file beside the weights that its last row names
+# (for the default model, `ganon/weights_data/ganon-synth-128.json` in the repository). Its
+# `selection_note` matters for reading Chapter 4: the default model's fine-tuning recipe and
+# stopping point were chosen on the same sample faces that the later chapters measure.
 
 # %%
 try:
@@ -285,7 +289,8 @@ if weights is not None:
     print(synthesizer)
     print(f"sha256 {synthesizer.sha256[:16]}…, trained on the '{synthesizer.render_style}' landmark style")
     card = visualize.model_card(weights, synthesizer.card)
-    book.show_table(visualize.card_table(card))
+    card_file = weights.with_suffix(".json") if weights.with_suffix(".json").is_file() else None
+    book.show_table(book.model_card_summary(card, source=card_file))
     if card.get("trained") is False:
         print("This generator is UNTRAINED (random weights): its faces below are noise by design.")
 
