@@ -107,7 +107,8 @@ print("generator:", settings.models["generator"], "| emotion model:", settings.m
 figure4 = reproduce("figure4", settings, workdir=results, store=store)
 figure5 = reproduce("figure5", settings, workdir=results, store=store)
 figure6 = reproduce("figure6", settings, workdir=results, store=store)
-print("Figure 4:", "made" if figure4.regenerated else figure4.absent_reason)
+print("Figure 4:", f"made from {figure4.provenance['source']}, faces {figure4.provenance['face_status']}"
+      if figure4.regenerated else figure4.absent_reason)
 print("Figure 5:", "made" if figure5.regenerated else figure5.absent_reason)
 print("Figure 6:", "made" if figure6.regenerated else figure6.absent_reason)
 

@@ -93,6 +93,8 @@ store = ResultStore(results)
 print("generator:", settings.models["generator"], "| attribute model:", settings.models["attributes"],
       "| reference:", ", ".join(STAND_INS))
 figure8 = reproduce("figure8", settings, workdir=results, store=store)
+if figure8.regenerated:
+    print(f"{figure8.provenance['source']}; faces {figure8.provenance['face_status']}")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 8 with this profile's faces: original crops, GANonymization's repainted faces and the blurred reference. The paper shows CelebA faces anonymized by GANonymization, DeepPrivacy2 and CIAGAN.", "name": "fig-4-3-figure8"}}
 if figure8.regenerated:

@@ -118,7 +118,8 @@ def figure8(settings: Settings, *, workdir: Path) -> Result:
     if not rows:
         return _absent("figure8", settings, f"no face of {source.description} was anonymized")
     figure = visualize.face_grid(rows, col_titles=["Original", *columns], size=1.6)
-    return Result("figure8", figure=figure, provenance=provenance(settings, source=source.description))
+    return Result("figure8", figure=figure, provenance=provenance(
+        settings, source=source.description, face_status=crops.faces["status"].value_counts().to_dict()))
 
 
 @REPRODUCERS.register("table5")

@@ -157,7 +157,7 @@ def _faces_figure(figure: str, settings: Settings, workdir: Path) -> Result:
     from ganon import visualize
 
     try:
-        crops, _, problems = expression_crops(settings, workdir)
+        crops, sources, problems = expression_crops(settings, workdir)
     except MISSING as error:
         return _absent(figure, settings, str(error).splitlines()[0])
     wanted = next(name for name, fig in PAPER_DATASETS.values() if fig == figure)
@@ -171,7 +171,9 @@ def _faces_figure(figure: str, settings: Settings, workdir: Path) -> Result:
     if not rows:
         return _absent(figure, settings, f"no face of {name} was anonymized")
     grid = visualize.face_grid(rows, col_titles=["Original", *columns], size=1.6)
-    return Result(figure, figure=grid, provenance=provenance(settings, dataset_shown=name, stand_ins=STAND_INS))
+    return Result(figure, figure=grid, provenance=provenance(
+        settings, dataset_shown=name, stand_ins=STAND_INS, source=sources[name].description,
+        face_status=crops[name].faces["status"].value_counts().to_dict()))
 
 
 @REPRODUCERS.register("figure4")
