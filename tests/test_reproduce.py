@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from ganon.cli import app
@@ -77,11 +76,11 @@ def test_cli_exit_codes(tmp_path: Path, repo_root: Path) -> None:
 
     assert _invoke("table7", "--out", str(out), "--root", str(repo_root)).exit_code == 2
 
-    profile = yaml.safe_load((repo_root / "profiles" / "smoke.yaml").read_text())
-    profile.update(name="broken", models={**profile["models"], "identity": "no-such-model"})
-    path = tmp_path / "broken.yaml"
-    path.write_text(yaml.safe_dump(profile))
-    broken = _invoke("table1", "table5", "--profile", str(path), "--out", str(out), "--root", str(repo_root))
+    # a folder that ganon did not make where Table 1's crops go: refused (never deleted), so Table 1 fails
+    (out / "table1_faces").mkdir()
+    (out / "table1_faces" / "mine.txt").write_text("not ganon's")
+    broken = _invoke("table1", "table5", "--profile", "smoke", "--out", str(out), "--root", str(repo_root))
     assert broken.exit_code == 1
     assert "table1    failed" in broken.output and "table5    absent" in broken.output
     assert (out / "table1.absent.txt").read_text().startswith("failed:")
+    assert (out / "table1_faces" / "mine.txt").is_file()
