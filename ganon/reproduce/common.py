@@ -208,7 +208,10 @@ def trained_classifiers(
 
 
 def cached(path: Path, stamp: Mapping[str, Any], make: Callable[[], Any]) -> Any:
-    """``make()``, pickled at ``path`` beside its stamp; a later call with the same stamp loads it instead."""
+    """``make()``, pickled at ``path`` beside its stamp; a later call with the same stamp loads it instead.
+
+    Only for what this run wrote into its own results folder (pickles are not for files from elsewhere).
+    """
     import pickle
 
     stamp_path = path.with_suffix(".stamp.json")
@@ -219,7 +222,10 @@ def cached(path: Path, stamp: Mapping[str, Any], make: Callable[[], Any]) -> Any
             return pickle.load(handle)
     value = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
+    stamp_path.unlink(missing_ok=True)  # a crash below leaves no stamp, so nothing stale is ever reused
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
         pickle.dump(value, handle)
+    partial.replace(path)
     stamp_path.write_text(text, encoding="utf-8")
     return value
