@@ -9,13 +9,10 @@ import typer
 
 logger = logging.getLogger(__name__)
 
-#: Every result in the paper's order, for the help text (``ganon.reproduce.names()`` imports the sections).
-RESULT_NAMES = tuple(f"table{i}" for i in range(1, 7)) + tuple(f"figure{i}" for i in range(3, 12))
-
 
 def reproduce(
     results: list[str] = typer.Argument(..., metavar="RESULT...",
-                                        help="Results to make, or 'all': " + ", ".join(RESULT_NAMES) + "."),
+                                        help="Results to make (listed below), or 'all'."),
     profile: str = typer.Option("smoke", "--profile", "-p", help="Profile name in profiles/ or a YAML path."),
     out: Path = typer.Option(..., "--out", "-o", help="Results folder (tables, figures, provenance, absences)."),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides the profile's data_dir."),
@@ -23,8 +20,9 @@ def reproduce(
 ) -> None:
     """Regenerate paper results by name into DIR; exit code 1 when any of them failed (absent is not failed).
 
-    A result whose data or model this profile lacks (e.g. Table 4 in smoke) is written as
-    <name>.absent.txt with the reason and does not fail the command.
+    A result whose data or model this profile lacks (e.g. Table 4 in smoke) is written as <name>.absent.txt
+    with the reason and does not fail the command. Intermediate faces and classifiers stay in DIR and are
+    reused by the next result that needs them.
     """
     from ganon import reproduce as rep
     from ganon.book import ProfileError, find_root
@@ -61,5 +59,16 @@ def reproduce(
         raise typer.Exit(1)
 
 
+def _epilog() -> str:
+    """One line per result: its name and the first line of its function's docstring."""
+    from ganon import reproduce as rep
+
+    lines = []
+    for name in rep.names():
+        summary = (rep.REPRODUCERS.get(name).__doc__ or "").strip().splitlines()[0]
+        lines.append(f"{name}: {summary.partition(': ')[2] or summary}")
+    return "Results:\n\n" + "\n\n".join(lines)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("reproduce")(reproduce)
+    app.command("reproduce", epilog=_epilog())(reproduce)
