@@ -67,20 +67,18 @@ from ganon import book
 results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples_dir)
 
 # %% tags=["remove-cell"]
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 
 from ganon import visualize
 from ganon.backends.detectors import DETECTORS, build_detector
 from ganon.data.samples import sample_photos
 from ganon.imageio import read_image
-from ganon.pipeline.extract import AlignConfig, alignment_matrix, extract_faces, eye_angle
+from ganon.pipeline.extract import AlignConfig, alignment_matrix
+from ganon.reproduce import method
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}
-
-
-def load(name: str) -> np.ndarray:
-    return read_image(photos[name]).rgb
 
 
 # %% [markdown]
@@ -103,8 +101,8 @@ except RuntimeError as error:  # the paper's detector needs the paper environmen
 print("this chapter uses:", detector.name)
 
 # %%
-group = load("group_t1")
-crowd = load("multi_face")
+group = read_image(photos["group_t1"]).rgb
+crowd = read_image(photos["multi_face"]).rgb
 group_faces = detector.detect(group)
 crowd_faces = detector.detect(crowd)
 print(f"group_t1: {len(group_faces)} faces, multi_face: {len(crowd_faces)} faces")
@@ -125,13 +123,8 @@ book.show_figure(visualize.show_images(
 
 # %%
 loose = build_detector(detector.name, score_threshold=0.5)
-scores = {name: [d.score for d in loose.detect(read_image(path).rgb)] for name, path in photos.items()}
-scores["mountain (no face)"] = [d.score for d in loose.detect(read_image(f"{samples_dir}/no_face/mountain.jpg").rgb)]
-counts = pd.DataFrame({
-    "photo": list(scores),
-    **{f"faces ≥ {t}": [sum(s >= t for s in found) for found in scores.values()] for t in (0.5, 0.9, 0.99)},
-    "lowest score ≥ 0.5": [round(min(found), 3) if found else None for found in scores.values()],
-})
+counts = method.detection_counts(loose, {**photos, "mountain (no face)": Path(samples_dir) / "no_face" / "mountain.jpg"},
+                                 thresholds=(0.5, 0.9, 0.99))
 book.show_table(counts)
 
 # %% [markdown]
@@ -152,34 +145,18 @@ book.show_table(counts)
 # save time.
 
 # %%
-align = AlignConfig(size=sizes["image_size"])
-angles = pd.DataFrame([{"photo": name, "face": i, "eye angle [°]": round(eye_angle(det), 1), "detection": det}
-                       for name in photos for i, det in enumerate(detector.detect(load(name)))])
+align = AlignConfig(resolution=sizes["image_size"])
+angles = method.eye_angles(detector, photos)
 frontal = angles[angles["eye angle [°]"].abs() < 45]
 examples = [frontal.loc[frontal["eye angle [°]"].abs().idxmax()]]
 if (angles["eye angle [°]"].abs() >= 45).any():  # a face whose eye points are not a real eye line
     examples.append(angles.loc[angles["eye angle [°]"].abs().idxmax()])
-for row in examples:
-    print(f"{row['photo']} face {row['face']}: eye line at {row['eye angle [°]']:+.1f}°")
+print("\n".join(f"{row['photo']} face {row['face']}: eye line at {row['eye angle [°]']:+.1f}°" for row in examples))
 matrix, footprint = alignment_matrix(examples[0]["detection"], align)
 print("source -> canvas affine of the first:\n", np.round(matrix, 3))
 
 # %%
-panels, labels = [], []
-for row in examples:
-    photo, det, i = load(row["photo"]), row["detection"], row["face"]
-    x1, y1, x2, y2 = (int(v) for v in det.box)
-    pad = (x2 - x1) // 3
-    upright = extract_faces(photo, detector, align)[i]
-    panels.append([
-        visualize.draw_detections(photo, [det], scores=False, thickness=max(1, (x2 - x1) // 80))[
-            max(0, y1 - pad):y2 + pad, max(0, x1 - pad):x2 + pad],
-        extract_faces(photo, detector, AlignConfig(size=sizes["image_size"], rotate=False))[i].image,
-        upright.image,
-        visualize.overlay_mask(upright.image, (~upright.valid).astype(np.float32), alpha=0.6),
-        extract_faces(photo, detector, AlignConfig(size=sizes["image_size"], margin=0.2))[i].image,
-    ])
-    labels.append(f"{visualize.face_label(row['photo'])} ({row['eye angle [°]']:+.0f}°)")
+panels, labels, canvas_example = method.alignment_panels(examples, photos, detector, sizes["image_size"])
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces through the extraction stage, one per row: the detection in the photo, the canvas without rotation, the canvas rotated so that the eyes are level (the paper's alignment), the padding of that canvas in red, and the same face with 20 % extra margin around the box. A second row, if present, shows a face in profile, whose eye points do not form an eye line.", "name": "fig-3-1-alignment"}}
 book.show_figure(visualize.face_grid(panels, row_titles=labels, size=2.3,
@@ -191,10 +168,10 @@ book.show_figure(visualize.face_grid(panels, row_titles=labels, size=2.3,
 # smaller than the paper's 512 to save time on a CPU):
 
 # %%
-canvas_example = upright.image  # the last canvas of the figure above
+# canvas_example is the last canvas of the figure above
 book.show_table(visualize.beside_paper({"gan_input_height_px": canvas_example.shape[0],
                                         "gan_input_width_px": canvas_example.shape[1],
-                                        "face_upscale_longest_axis_px": align.size}))
+                                        "face_upscale_longest_axis_px": align.resolution}))
 
 # %% [markdown]
 # The box that RetinaFace draws is taller than it is wide, so the padding lies left and right of the
@@ -213,12 +190,11 @@ book.show_table(visualize.beside_paper({"gan_input_height_px": canvas_example.sh
 # the landmarks of {doc}`3_3_landmarks` and the re-synthesis of {doc}`3_4_resynthesis`.
 
 # %%
-gallery = [(name, i, f.image) for name in photos for i, f in enumerate(extract_faces(load(name), detector, align))]
+gallery, gallery_titles = method.face_gallery(photos, detector, align)
 print(f"{len(gallery)} faces in {len(photos)} photos")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Every face that the detector found in the sample photos, aligned onto a square canvas of the profile's size. The title is the photo and the face's index in it.", "name": "fig-3-1-gallery"}}
-book.show_figure(visualize.show_images([img for _, _, img in gallery],
-                                       titles=[visualize.face_label(name, i, width=14) for name, i, _ in gallery], ncols=8, size=1.5))
+book.show_figure(visualize.show_images(gallery, titles=gallery_titles, ncols=8, size=1.5))
 
 # %% [markdown]
 # ## How this differs from the paper and the authors' code

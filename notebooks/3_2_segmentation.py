@@ -63,17 +63,13 @@ from ganon import book
 results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples_dir)
 
 # %% tags=["remove-cell"]
-import numpy as np
-import pandas as pd
-
 from ganon import visualize
 from ganon.backends.detectors import build_detector
-from ganon.data.samples import sample_photos
-from ganon.imageio import read_image
-from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
-from ganon.pipeline.landmarks import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
-from ganon.pipeline.segment import SEGMENTERS, apply_mask, build_segmenter, face_outline_mask
+from ganon.data.samples import sample_photos
+from ganon.pipeline.extract import AlignConfig
+from ganon.pipeline.segment import SEGMENTERS, build_segmenter
+from ganon.reproduce import method
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}
 try:
@@ -81,13 +77,8 @@ try:
 except RuntimeError:  # the paper's detector needs the paper environment; the stage shown here does not
     detector = build_detector("retinaface-mobilenet")
 # A quarter of the box as extra context (the paper crops tightly): more background makes the masks' work visible.
-align = AlignConfig(size=sizes["image_size"], margin=0.25)
+align = AlignConfig(resolution=sizes["image_size"], margin=0.25)
 mesh = FaceMesh()
-
-
-def face(name: str, index: int = 0) -> np.ndarray:
-    """The index-th aligned face canvas of a sample photo (Section 3.1)."""
-    return extract_faces(read_image(photos[name]).rgb, detector, align)[index].image
 
 
 # %% [markdown]
@@ -112,14 +103,7 @@ print("this chapter uses:", segmenter.name)
 # %%
 chosen = [("astronaut", 0), ("grace_hopper", 0), ("group_t1", 1), ("multi_face", 3), ("image_with_alpha", 0),
           ("portrait_f1_surprise", 0)]
-rows = []
-for name, index in chosen:
-    canvas = face(name, index)
-    marks = mesh(canvas)
-    person = segmenter.person_mask(canvas) if hasattr(segmenter, "person_mask") else None
-    outline = face_outline_mask(marks) if marks is not None else None
-    head = segmenter(canvas, marks)
-    rows.append([canvas, person, outline, head, apply_mask(canvas, head)])
+rows = method.segmentation_rows(photos, chosen, detector, align, segmenter, mesh)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Head segmentation of six aligned faces. Columns: the canvas from Section 3.1, the person mask of MediaPipe's selfie segmentation, the filled outline of the face mesh, the head mask (person mask cut below the chin, united with the outline), and the canvas with every pixel outside the mask set to black, which is what Section 3.4 trains on.", "name": "fig-3-2-masks"}}
 book.show_figure(visualize.face_grid(rows, row_titles=[visualize.face_label(n, i) for n, i in chosen], size=1.9,
@@ -131,7 +115,7 @@ book.show_figure(visualize.face_grid(rows, row_titles=[visualize.face_label(n, i
 # largest value left outside the head masks above:
 
 # %%
-outside = max(int(segmented[head < 0.5].max(initial=0)) for *_, head, segmented in rows)
+outside = method.background_value(rows)
 book.show_table(visualize.beside_paper({"segmentation_background_pixel_value": outside}))
 
 # %% [markdown]
@@ -150,17 +134,7 @@ book.show_table(visualize.beside_paper({"segmentation_background_pixel_value": o
 # relative to the distance between the eyes.
 
 # %%
-shifts = []
-for (name, index), (canvas, _, _, head, segmented) in zip(chosen, rows):
-    before, after = mesh(canvas), mesh(segmented)
-    if before is None or after is None:
-        shifts.append({"face": f"{name} #{index}", "mean shift [px]": None, "relative to eye distance": None})
-        continue
-    moved = np.linalg.norm(before.xy - after.xy, axis=1).mean()
-    eyes = np.linalg.norm(before.xy[list(LEFT_EYE_CORNERS)].mean(0) - before.xy[list(RIGHT_EYE_CORNERS)].mean(0))
-    shifts.append({"face": f"{name} #{index}", "mean shift [px]": round(float(moved), 2),
-                   "relative to eye distance": round(float(moved / eyes), 4)})
-book.show_table(pd.DataFrame(shifts))
+book.show_table(method.landmark_shift(chosen, rows, mesh))
 
 # %% [markdown]
 # The points move by a fraction of a pixel up to a pixel or two on a canvas of this size, a small

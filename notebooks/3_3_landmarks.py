@@ -62,15 +62,14 @@ results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples
 
 # %% tags=["remove-cell"]
 import numpy as np
-import pandas as pd
 
 from ganon import visualize
 from ganon.backends.detectors import build_detector
-from ganon.data.samples import sample_photos, video_frames
-from ganon.imageio import read_image
-from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
-from ganon.pipeline.landmarks import N_LANDMARKS, RENDER_STYLES, eye_opening, mouth_opening, render_landmarks
+from ganon.data.samples import sample_photos, video_frames
+from ganon.pipeline.extract import AlignConfig
+from ganon.pipeline.landmarks import N_LANDMARKS, RENDER_STYLES, render_landmarks
+from ganon.reproduce import method
 from ganon.types import Landmarks
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}
@@ -78,13 +77,8 @@ try:
     detector = build_detector(models["detector"])
 except RuntimeError:  # the paper's detector needs the paper environment; the stage shown here does not
     detector = build_detector("retinaface-mobilenet")
-align = AlignConfig(size=sizes["image_size"])
+align = AlignConfig(resolution=sizes["image_size"])
 style = models["landmark_style"]
-
-
-def faces(name: str) -> list[np.ndarray]:
-    """The aligned face canvases of one sample photo (Section 3.1)."""
-    return [f.image for f in extract_faces(read_image(photos[name]).rgb, detector, align)]
 
 
 # %% [markdown]
@@ -97,7 +91,7 @@ def faces(name: str) -> list[np.ndarray]:
 
 # %%
 mesh = FaceMesh()
-canvas = faces("astronaut")[0]
+canvas = method.aligned_faces(photos["astronaut"], detector, align)[0]
 marks = mesh(canvas)
 print(f"{len(marks.points)} points (expected {N_LANDMARKS}); x, y in pixels of a {marks.canvas_size}-pixel canvas")
 print("first three points (x, y, z):\n", np.round(marks.points[:3], 1))
@@ -115,11 +109,7 @@ print("first three points (x, y, z):\n", np.round(marks.points[:3], 1))
 
 # %%
 print("registered styles:", ", ".join(RENDER_STYLES.names()), "| this profile:", style)
-drawings = {name: render_landmarks(marks, style=name) for name in RENDER_STYLES.names()}
-summary = pd.DataFrame([{"style": name, "lit pixels": int(np.count_nonzero(img.any(axis=2))),
-                         "grey values": sorted(set(np.unique(img)) - {0}),
-                         "share of the canvas [%]": round(100 * np.count_nonzero(img.any(axis=2)) / img[..., 0].size, 2)}
-                        for name, img in drawings.items()])
+drawings, summary = method.style_summary(marks)
 book.show_table(summary)
 
 # %%
@@ -156,16 +146,12 @@ book.show_table(visualize.beside_paper({
 
 # %%
 portraits = ["portrait_f1_surprise", "portrait_f15_happy", "portrait_f13_anger", "portrait_m7_disgust"]
-posed = {name: faces(name)[0] for name in portraits}
-posed_marks = {name: mesh(img) for name, img in posed.items()}
-openings = pd.DataFrame([{"portrait": name, "mouth opening": round(mouth_opening(m), 3),
-                          "eye opening": round(eye_opening(m), 3)}
-                         for name, m in posed_marks.items() if m is not None])
+openings, posed_rows = method.posed_openings(photos, portraits, detector, align, mesh, style)
 book.show_table(openings)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Four posed expressions (surprise, happiness, anger, disgust) and their landmark drawings in the profile's style. The open mouth and wide eyes of surprise and the smile are plain in the drawings, without any of the skin or hair.", "name": "fig-3-3-expressions"}}
 book.show_figure(visualize.face_grid(
-    [list(posed.values()), [render_landmarks(m, style=style) if m is not None else None for m in posed_marks.values()]],
+    posed_rows,
     col_titles=[n.split("_")[-1] for n in portraits], row_titles=["face", "landmarks"], size=2.2))
 
 # %% [markdown]
@@ -175,16 +161,11 @@ book.show_figure(visualize.face_grid(
 
 # %%
 frames = video_frames("wolfgang_langer", samples_dir)
-mouth, eyes = [], []
-for path in frames:
-    found = extract_faces(read_image(path).rgb, detector, align)
-    m = mesh(found[0].image) if found else None
-    mouth.append(mouth_opening(m) if m is not None else float("nan"))
-    eyes.append(eye_opening(m) if m is not None else float("nan"))
-print(f"{len(frames)} frames; mesh found in {int(np.isfinite(mouth).sum())}")
+openings_over_time = method.opening_series(frames, detector, align, mesh)
+print(f"{len(frames)} frames; mesh found in {int(np.isfinite(openings_over_time['mouth opening']).sum())}")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Mouth and eye opening, measured on the landmarks of every extracted frame of the sample video (relative to the distance between the eyes). Gaps are frames without a face or without a mesh.", "name": "fig-3-3-video"}}
-book.show_figure(visualize.series_plot({"mouth opening": mouth, "eye opening": eyes},
+book.show_figure(visualize.series_plot(openings_over_time,
                                        xlabel="extracted frame", ylabel="opening / eye distance"))
 
 # %% [markdown]
@@ -196,12 +177,12 @@ book.show_figure(visualize.series_plot({"mouth opening": mouth, "eye opening": e
 # The table lists every face of the sample photos for which this happens here.
 
 # %%
-misses = [{"photo": name, "face": i} for name in photos for i, img in enumerate(faces(name)) if mesh(img) is None]
+misses, missed_faces = method.mesh_misses(photos, detector, align, mesh)
 print(f"faces without landmarks: {len(misses)}")
-if misses:
-    book.show_table(pd.DataFrame(misses))
-    book.show_figure(visualize.show_images([faces(m["photo"])[m["face"]] for m in misses],
-                                           titles=[f"{m['photo']} #{m['face']}" for m in misses], size=2.4))
+if len(misses):
+    book.show_table(misses)
+    book.show_figure(visualize.show_images(missed_faces, titles=[f"{p} #{i}" for p, i in zip(misses["photo"], misses["face"])],
+                                           size=2.4))
 
 # %% [markdown]
 # Feeding an empty canvas hides the failure: the output looks like an anonymized face, but it does not

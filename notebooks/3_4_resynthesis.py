@@ -75,15 +75,14 @@ from ganon.backends.detectors import build_detector
 from ganon.data.samples import sample_photos
 from ganon.imageio import read_image
 from ganon.pipeline.preprocess import PreprocessConfig, preprocess, read_manifests
-from ganon.training.config import TRAIN_PRESETS, get_preset
+from ganon.training.config import get_preset
 from ganon.training.fit import export_generator, fit
 from ganon.visualize import face_label
-from ganon.models.pix2pix import (DISCRIMINATOR_PRESETS, GENERATOR_PRESETS, build_discriminator, build_generator,
-                                  count_parameters)
 from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
 from ganon.pipeline.extract import AlignConfig
 from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.synthesize import Synthesizer
+from ganon.reproduce import method
 from ganon.weights import WeightsNotFoundError, resolve_weights
 
 photos = {path.stem: path for path in sample_photos(samples_dir)}
@@ -111,22 +110,7 @@ _ = torch.manual_seed(seed)
 # that a generator can be trained on a single GPU in hours or tested on a CPU in seconds.
 
 # %%
-rows = []
-for name in GENERATOR_PRESETS.names():
-    g_config = GENERATOR_PRESETS.get(name)
-    generator = build_generator(name, init=False)
-    discriminator = build_discriminator(name, init=False) if name in DISCRIMINATOR_PRESETS else None
-    side = g_config.resolution
-    with torch.no_grad():
-        patches = discriminator(torch.zeros(1, 3, side, side), torch.zeros(1, 3, side, side)).shape[-1] \
-            if discriminator is not None else None
-    rows.append({"preset": name, "resolution": side, "encoder blocks": g_config.depth,
-                 "channels": f"{g_config.widths[0]}–{g_config.widths[-1]}",
-                 "bottleneck": f"{side // 2 ** g_config.depth} × {side // 2 ** g_config.depth}",
-                 "generator parameters": count_parameters(generator),
-                 "discriminator parameters": count_parameters(discriminator) if discriminator is not None else None,
-                 "patch grid": f"{patches} × {patches}" if patches else None})
-presets = pd.DataFrame(rows)
+presets = method.network_presets()
 paper_row = presets.set_index("preset").loc["paper"]
 print("paper preset equals the authors' networks (54,404,099 and 2,767,808 parameters):",
       paper_row["generator parameters"] == 54_404_099 and paper_row["discriminator parameters"] == 2_767_808)
@@ -178,11 +162,7 @@ book.show_table(presets.assign(**{c: presets[c].map(lambda n: f"{n:,}" if pd.not
 # seed beside the checkpoints.
 
 # %%
-train_presets = pd.DataFrame([
-    {"preset": name, "networks": cfg.generator, "resolution": cfg.resolution, "batch": cfg.batch_size,
-     "epochs": cfg.epochs, "lr": cfg.lr, "betas": f"{cfg.betas[0]}, {cfg.betas[1]}", "λ (L1)": cfg.lambda_l1,
-     "loss": cfg.gan_loss, "authors' double forward": cfg.double_forward, "landmarks": cfg.render_style}
-    for name, cfg in ((name, get_preset(name)) for name in TRAIN_PRESETS.names())])
+train_presets = method.training_presets()
 book.show_table(train_presets)
 paper_cfg = get_preset("paper")
 book.show_table(visualize.beside_paper({
@@ -211,12 +191,12 @@ book.show_table(visualize.beside_paper({
 training_dir = results.parent / "resynthesis"
 if dataset == "paper":
     pairs_source, preset = Path(datasets["celeba"]["data_dir"]), "paper"
-    pair_config = PreprocessConfig(size=512, detector=models["detector"], segmenter=models["segmenter"],
+    pair_config = PreprocessConfig(resolution=512, detector=models["detector"], segmenter=models["segmenter"],
                                    render_style=models["landmark_style"], seed=seed)
 else:  # a fresh, seeded miniature run every time
     shutil.rmtree(training_dir, ignore_errors=True)
     pairs_source, preset = Path(samples_dir) / "photos", "cpu-test"
-    pair_config = PreprocessConfig(size=64, detector=models["detector"], segmenter=models["segmenter"],
+    pair_config = PreprocessConfig(resolution=64, detector=models["detector"], segmenter=models["segmenter"],
                                    render_style=models["landmark_style"], seed=seed)
 made = preprocess(pairs_source, training_dir / "pairs", pair_config, workers=max(1, sizes["num_workers"]),
                   progress=False)
@@ -272,7 +252,11 @@ if grids:
 # The profile names the weights (`models["generator"]`): a path, a model that ships with `ganon`, or
 # a named asset from `data_manifests/`. The weights file carries its architecture, the landmark style
 # it was trained on and a model card saying how it was made. The later chapters use this generator,
-# not the one just trained.
+# not the one just trained. The table shows the card's key rows; the whole card, with every
+# setting, loss and quality figure, is the JSON file beside the weights that its last row names
+# (for the default model, `ganon/weights_data/ganon-synth-128.json` in the repository). Its
+# `selection_note` matters for reading Chapter 4: the default model's fine-tuning recipe and
+# stopping point were chosen on the same sample faces that the later chapters measure.
 
 # %%
 try:
@@ -285,7 +269,8 @@ if weights is not None:
     print(synthesizer)
     print(f"sha256 {synthesizer.sha256[:16]}…, trained on the '{synthesizer.render_style}' landmark style")
     card = visualize.model_card(weights, synthesizer.card)
-    book.show_table(visualize.card_table(card))
+    card_file = weights.with_suffix(".json") if weights.with_suffix(".json").is_file() else None
+    book.show_table(book.model_card_summary(card, source=card_file))
     if card.get("trained") is False:
         print("This generator is UNTRAINED (random weights): its faces below are noise by design.")
 
@@ -317,14 +302,10 @@ if weights is not None:
         detector = build_detector(models["detector"])
     except RuntimeError:  # the paper's detector needs the paper environment
         detector = build_detector("retinaface-mobilenet")
-    anonymizer = Anonymizer(synthesizer, AnonymizeConfig(align=AlignConfig(size=sizes["image_size"])),
+    anonymizer = Anonymizer(synthesizer, AnonymizeConfig(align=AlignConfig(resolution=sizes["image_size"])),
                             detector=detector)
     chosen = ["astronaut", "grace_hopper", "portrait_f1_surprise", "portrait_f15_happy", "tom_hanks"]
-    grid, labels = [], []
-    for name in chosen:
-        for index, stage in enumerate(anonymizer.stages(read_image(photos[name]).rgb)):
-            grid.append(visualize.stage_strip(stage))
-            labels.append(face_label(name, index))
+    grid, labels = method.stage_rows(anonymizer, photos, chosen)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Re-synthesis, one face per row: the aligned face (Section 3.1), its landmark drawing at the generator's resolution (Section 3.3), the face the generator paints from the drawing, and the face outline that marks what replaces the original when the face is put back into the photo.", "name": "fig-3-4-stages"}}
 if weights is not None:

@@ -71,27 +71,14 @@ results = book.prepare_results(results_dir, dataset=dataset, samples_dir=samples
 # %% tags=["remove-cell"]
 import pandas as pd
 
-from ganon import visualize
-from ganon.backends.emotion import ConvNeXtEmotion, build_emotion_model
-from ganon.data.datasets import DatasetLayoutError, read_dataset
-from ganon.evaluation.baselines import build_baseline
-from ganon.evaluation.expression import ExpressionEvaluation
 from ganon.evaluation.figures import mean_distance_bars
-from ganon.evaluation.paired import write_paired_crops
 from ganon.evaluation.reference import paper_table
 from ganon.evaluation.tables import audit_table3
-from ganon.evaluation.training_scenario import confusion_figure, evaluate_classifier
-from ganon.imageio import read_image
-from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
-from ganon.training.classifier import PretrainedWeightsError, profile_classifier_config, train_classifier
-from ganon.weights import WeightsNotFoundError
+from ganon.reproduce import ResultStore, Settings, reproduce
+from ganon.reproduce.expression import STAND_INS, TRAIN_DATA
 
-#: The paper's emotion datasets: profile key -> name in Tables 2-4 and the figure of example faces.
-PAPER_DATASETS = {"affectnet": ("AffectNet", "figure4"), "ckplus": ("CK+", "figure5"), "faces": ("FACES", "figure6")}
-#: Classical anonymizers that stand in for "another method" beside GANonymization (ganon runs them itself).
-STAND_INS = {"Blur 9x9": "blur-9x9", "Pixelation 8x8": "pixelate-8x8"}
-#: Which anonymized training sets the training scenario uses (the paper: also DeepPrivacy2 and CIAGAN).
-TRAIN_DATA = ("Original", "GANonymization")
+settings = Settings.from_parameters(globals())
+store = ResultStore(results)
 
 # %% [markdown]
 # ## What this profile measures with
@@ -102,151 +89,66 @@ TRAIN_DATA = ("Original", "GANonymization")
 # other faces than these, which is exactly the inference scenario's setting: a fixed classifier
 # that was never shown anonymized faces. The samples carry no emotion labels, so the training
 # scenario needs the `paper` profile.
-
-# %%
-problems: list[str] = []
-try:
-    anonymizer = Anonymizer.from_weights(
-        models["generator"],
-        AnonymizeConfig.paper(resolution=sizes["image_size"], detector=models["detector"]),
-        device=device, batch_size=sizes["batch_size"])  # fmt: skip
-except WeightsNotFoundError as error:
-    anonymizer = None
-    problems.append(f"the generator {models['generator']!r} is not available: {str(error).split(';')[0]}")
-
-sources: dict[str, pd.DataFrame] = {}  # dataset name in the tables -> its table of photos
-if dataset == "samples":
-    photos = read_dataset("samples", samples_dir, kinds=("photo",))
-    frames = read_dataset("samples", samples_dir, kinds=("frame",), frame_stride=10)
-    frames = frames[frames["video"] == "wolfgang_langer"]
-    table = pd.concat([photos.head(sizes["max_images"]), frames], ignore_index=True)
-    table.attrs = photos.attrs
-    sources["samples"] = table
-else:
-    for key, (name, _) in PAPER_DATASETS.items():
-        try:
-            entry = datasets[key]
-            table = read_dataset(entry["manifest"], entry["data_dir"])
-            if sizes["max_images"]:
-                table = table.groupby("split", group_keys=False).head(sizes["max_images"])
-            sources[name] = table
-        except (KeyError, DatasetLayoutError) as error:
-            problems.append(f"{name} is not available: {str(error).splitlines()[0]}")
-for name, table in sources.items():
-    print(f"{name}: {len(table)} photos ({', '.join(f'{k} {v}' for k, v in table['split'].value_counts().items())})")
-print("generator:", models["generator"] if anonymizer is not None else "missing")
-print("emotion model:", models["emotion"])
-for problem in problems:
-    print("missing:", problem)
-
-# %% [markdown]
+#
 # ## Anonymizing the faces (Figures 4-6)
 #
 # Every photo goes through Section 3 once: each detected face is aligned, kept as the original crop,
-# and repainted by GANonymization from its landmarks. `write_paired_crops` stores each version at
-# the same relative path, one folder per method, so that any classifier can later be run on the
-# pairs (`ganon evaluate emotion` reads the same folders). DeepPrivacy2 and CIAGAN are separate
+# and repainted by GANonymization from its landmarks. `ganon.reproduce.expression` stores each
+# version at the same relative path, one folder per method and dataset
+# (`expression_faces/<dataset>/` in the results folder), so that any classifier can later be run on
+# the pairs (`ganon evaluate emotion` reads the same folders). DeepPrivacy2 and CIAGAN are separate
 # projects that `ganon` does not run; Gaussian blur and pixelation take their place as "other
-# methods", so that every table below has something to compare GANonymization with.
+# methods" (`STAND_INS`), so that every table below has something to compare GANonymization with.
+# The folders are made once and reused by every result of this chapter.
 
 # %%
-crops = {}
-if anonymizer is not None:
-    stand_ins = {label: build_baseline(name) for label, name in STAND_INS.items()}
-    for name, table in sources.items():
-        crops[name] = write_paired_crops(table, anonymizer, results / "expression_faces" / name.lower(),
-                                         baselines=stand_ins, overwrite=True)  # fmt: skip
-        print(name, crops[name].faces["status"].value_counts().to_dict())
+print("generator:", settings.models["generator"], "| emotion model:", settings.models["emotion"],
+      "| other methods:", ", ".join(STAND_INS))
+figure4 = reproduce("figure4", settings, workdir=results, store=store)
+figure5 = reproduce("figure5", settings, workdir=results, store=store)
+figure6 = reproduce("figure6", settings, workdir=results, store=store)
+print("Figure 4:", f"made from {figure4.provenance['source']}, faces {figure4.provenance['face_status']}"
+      if figure4.regenerated else figure4.absent_reason)
+print("Figure 5:", "made" if figure5.regenerated else figure5.absent_reason)
+print("Figure 6:", "made" if figure6.regenerated else figure6.absent_reason)
 
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces of the evaluation (Figure 4): the original crop, the face GANonymization painted from its landmarks, and the classical stand-ins blur and pixelation. In the paper these are AffectNet faces with DeepPrivacy2 and CIAGAN instead of the classical methods; in the smoke profile the sample faces stand in for AffectNet's.", "name": "fig-4-2-faces"}}
+if figure4.regenerated:
+    book.show_figure(figure4.figure)
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces of the evaluation, a few per dataset: the original crop, the face GANonymization painted from its landmarks, and the classical stand-ins blur and pixelation. In the paper these are Figures 4-6 (AffectNet, CK+, FACES), with DeepPrivacy2 and CIAGAN instead of the classical methods.", "name": "fig-4-2-faces"}}
-columns = ["GANonymization", *STAND_INS]
-for key, (name, figure) in PAPER_DATASETS.items():
-    if name not in crops:
-        book.record_absent(results, figure, "; ".join(problems) or f"{name} is not part of the {profile} profile")
-shown_rows, shown_titles = [], []
-for name, paired in crops.items():
-    rows = visualize.paired_examples(paired, columns, n=5 if len(crops) == 1 else 3)
-    figure = dict(PAPER_DATASETS.values()).get(name, "figure4")  # the samples stand in for AffectNet's
-    visualize.face_grid(rows, col_titles=["Original", *columns], size=1.6).savefig(results / f"{figure}.png", dpi=110)
-    (results / f"{figure}.absent.txt").unlink(missing_ok=True)
-    shown_rows += rows
-    shown_titles += [name] * len(rows)
-if shown_rows:  # one figure for the page (one figure target), one PNG per dataset for the report
-    book.show_figure(visualize.face_grid(shown_rows, col_titles=["Original", *columns], row_titles=shown_titles,
-                                         size=1.6))
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 5, ours: CK+ faces, the original crop beside GANonymization's and the stand-ins' versions.", "name": "fig-4-2-figure5"}}
+if figure5.regenerated:
+    book.show_figure(figure5.figure)
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 6, ours: FACES faces, the original crop beside GANonymization's and the stand-ins' versions.", "name": "fig-4-2-figure6"}}
+if figure6.regenerated:
+    book.show_figure(figure6.figure)
 
 # %% [markdown]
 # ## Inference scenario: how far do the probabilities move? (Table 2, Figure 7)
 #
-# `ExpressionEvaluation` classifies each original crop once and each anonymized crop of each method,
-# and keeps one row per face and emotion. The classifier sees the whole aligned crop, as the
-# paper's ConvNeXt did; a crop that cannot be read is counted, never silently dropped. Table 2 is
-# the mean of these distances per emotion and method: lower means the method kept more of what the
-# classifier saw.
-
+# The emotion classifier sees each original crop once and each anonymized crop of each method, and
+# one row is kept per face and emotion. It sees the whole aligned crop, as the paper's ConvNeXt did;
+# a crop that cannot be read is counted, never silently dropped. Table 2 is the mean of these
+# distances per emotion and method: lower means the method kept more of what the classifier saw.
+# In the `paper` profile the classifier is each dataset's ConvNeXt trained on the original crops
+# (see the training scenario below), and only validation faces are measured.
 
 # %%
-def emotion_model_for(name: str):
-    """The profile's emotion model; the paper's ConvNeXt comes from this dataset's Original run."""
-    if models["emotion"] != "convnext":
-        return build_emotion_model(models["emotion"])
-    return ConvNeXtEmotion(checkpoint=results / "classifiers" / name / "Original" / "classifier.safetensors",
-                           device=device)
-
-
-def train_runs(name: str, paired) -> dict:
-    """Paper profile only: one ConvNeXt per training set, trained on the crops of this dataset."""
-    config = profile_classifier_config(sizes, seed=seed, device=device, backbone=models.get("classifier_backbone"),
-                                       preset=models.get("classifier", "paper"))
-    table = paired.dataset_table(sources[name])
-    runs = {}
-    for train_data in TRAIN_DATA:
-        override = None if train_data == "Original" else paired.methods[train_data]
-        runs[train_data] = train_classifier(table, config=config, out_dir=results / "classifiers" / name / train_data,
-                                            image_root_override=override, override_splits=("train", "val"),
-                                            missing="drop", train_data=train_data, overwrite=True)  # fmt: skip
-    return runs
-
-
-runs: dict = {}
-expression = {}
-if crops and dataset != "samples":
-    for name, paired in crops.items():
-        try:
-            runs[name] = train_runs(name, paired)
-        except (PretrainedWeightsError, FileNotFoundError, ValueError) as error:
-            problems.append(f"{name}: the classifiers could not be trained ({error})")
-for name, paired in crops.items():
-    if dataset != "samples" and name not in runs:
-        continue
-    pairs = paired.all_pairs()
-    if dataset != "samples":  # the inference scenario uses the validation faces only
-        val = set(paired.dataset_table(sources[name]).query("split == 'val'")["image_id"])
-        pairs = {m: [p for p in ps if p.rel in val] for m, ps in pairs.items()}
-    expression[name] = ExpressionEvaluation(emotion_model_for(name), dataset=name).run(pairs)
-
-if expression:
-    table2 = pd.concat([r.table2() for r in expression.values()], ignore_index=True)
-    table2.to_csv(results / "table2.csv", index=False)
-    (results / "table2.absent.txt").unlink(missing_ok=True)
-    book.show_table(pd.concat([r.counts().assign(dataset=n) for n, r in expression.items()], ignore_index=True))
-    book.show_table(table2)
+table2 = reproduce("table2", settings, workdir=results, store=store)
+if table2.regenerated:
+    book.show_table(table2.frames["counts"])
+    book.show_table(table2.table)
 else:
-    reason = "; ".join(problems) or "no faces could be evaluated"
-    for name in ("table2", "table3"):
-        (results / f"{name}.csv").unlink(missing_ok=True)
-        book.record_absent(results, name, reason)
-    print("Tables 2 and 3 are not regenerated in this profile:", reason)
+    print("Table 2 is not regenerated in this profile:", table2.absent_reason)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 7, the paper's: mean change of each emotion's probability per method (lower is better) on AffectNet, CK+ and FACES, with DeepPrivacy2 and CIAGAN.", "name": "fig-4-2-figure7-paper"}}
 book.show_figure(mean_distance_bars(paper_table("table2")))
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 7, ours: mean change of each emotion's probability per method (lower is better), with the profile's faces, classifier and stand-in methods.", "name": "fig-4-2-figure7"}}
-if expression:
-    figure7 = mean_distance_bars(table2)
-    figure7.savefig(results / "figure7.png", dpi=110)
-    book.show_figure(figure7)
+figure7 = reproduce("figure7", settings, workdir=results, store=store)
+if figure7.regenerated:
+    book.show_figure(figure7.figure)
 
 # %% [markdown]
 # ## Is the difference significant? (Table 3)
@@ -260,14 +162,14 @@ if expression:
 # stars are taken. A negative mean difference means GANonymization changed the probability less.
 
 # %%
-if expression:
-    normality = pd.concat([r.normality() for r in expression.values()], ignore_index=True)
+table3 = reproduce("table3", settings, workdir=results, store=store)
+if table3.regenerated:
+    normality = table3.frames["normality"]
     print(f"normal at 0.05 in {int(normality['normal_at_0.05'].sum())} of {len(normality)} groups")
-    table3 = pd.concat([r.table3() for r in expression.values()], ignore_index=True)
-    table3.to_csv(results / "table3.csv", index=False)
-    (results / "table3.absent.txt").unlink(missing_ok=True)
-    book.show_table(table3[["dataset", "emotion", "comparison", "p", "p_bonferroni", "stars", "Z", "r", "N",
-                            "mean_difference", "test"]])  # fmt: skip
+    book.show_table(table3.table[["dataset", "emotion", "comparison", "p", "p_bonferroni", "stars", "Z", "r", "N",
+                                  "mean_difference", "test"]])  # fmt: skip
+else:
+    print("Table 3 is not regenerated in this profile:", table3.absent_reason)
 
 # %% [markdown]
 # The paper's own Table 3 can be checked against itself: r should be Z / √N, and the p-value should
@@ -299,8 +201,10 @@ book.show_comparison(book.compare_table("table3", results_dir=results))
 # method's crops reads `image_root_override`, the same relative paths under that method's folder;
 # the report and the confusion matrix always use the original validation crops.
 #
-# The `paper` profile trains one classifier per dataset and training set (`TRAIN_DATA`) on the GPU;
-# the `smoke` profile has no emotion labels and skips this part. The same runs from the shell:
+# The `paper` profile trains one classifier per dataset and training set (`TRAIN_DATA`) on the GPU,
+# once per run (`classifiers/` in the results folder; the inference scenario above reuses the
+# `Original` one); the `smoke` profile has no emotion labels and skips this part. The same runs from
+# the shell:
 #
 # ```
 # ganon classifier train --dataset ckplus --data-dir data/ckplus --out runs/ckplus-original
@@ -311,26 +215,17 @@ book.show_comparison(book.compare_table("table3", results_dir=results))
 # ```
 
 # %%
-reports = []
-for name, per_train in runs.items():
-    table = crops[name].dataset_table(sources[name])
-    for train_data, run in per_train.items():
-        reports.append(evaluate_classifier(run.checkpoint, table, dataset=name, train_data=train_data))
-if reports:
-    table4 = pd.concat([r.report for r in reports], ignore_index=True)
-    table4.to_csv(results / "table4.csv", index=False)
-    for name in ("table4", "figure10"):
-        (results / f"{name}.absent.txt").unlink(missing_ok=True)
-    book.show_table(table4)
-    figure10 = confusion_figure(reports)
-    figure10.savefig(results / "figure10.png", dpi=110)
-    book.show_figure(figure10)
+print("training sets:", ", ".join(TRAIN_DATA))
+table4 = reproduce("table4", settings, workdir=results, store=store)
+figure10 = reproduce("figure10", settings, workdir=results, store=store)
+if table4.regenerated:
+    book.show_table(table4.table)
 else:
-    reason = ("the samples carry no emotion labels; the paper profile trains ConvNeXt classifiers on "
-              "AffectNet, CK+ and FACES" if dataset == "samples" else "; ".join(problems))
-    for name in ("table4", "figure10"):
-        book.record_absent(results, name, reason)
-    print("Table 4 and Figure 10 are not regenerated in this profile:", reason)
+    print("Table 4 and Figure 10 are not regenerated in this profile:", table4.absent_reason)
+
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 10, ours: the confusion matrix of each emotion classifier of Table 4 on the original validation crops, rows normalised.", "name": "fig-4-2-figure10"}}
+if figure10.regenerated:
+    book.show_figure(figure10.figure)
 
 # %%
 book.show_comparison(book.compare_table("table4", results_dir=results))

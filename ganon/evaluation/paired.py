@@ -301,6 +301,7 @@ def write_paired_crops(
     chunk: int = 16,
     overwrite: bool = False,
     progress: bool = False,
+    original: Callable[[Any], np.ndarray] | None = None,
 ) -> PairedCrops:
     """Detect and align every face of ``images`` once, and write each crop with its anonymized versions.
 
@@ -311,6 +312,8 @@ def write_paired_crops(
     ``faces["status"]``. ``images`` may be a dataset table (``path`` and optional ``relative``,
     ``subject`` columns); file ids are paths relative to ``root`` (default: the table's
     ``attrs["root"]``, else the images' common folder) without suffix, plus ``_faceNN``. Writes ``faces.csv`` (one row per face) into ``out``.
+    ``original`` makes the original crop from a face's ``FaceStages`` (default: the aligned crop; Table 1
+    segments it first), and the baselines are applied to that crop.
     """
     table = images.copy() if isinstance(images, pd.DataFrame) else pd.DataFrame({"path": [str(p) for p in images]})
     if table.empty:
@@ -352,7 +355,7 @@ def write_paired_crops(
                     records.append(_face_record(row, None, None, "no face detected"))
                 for index, (stage, outcome) in enumerate(zip(stages, result.faces)):
                     face_id = f"{Path(row.relative).with_suffix('').as_posix()}_face{index:02d}"
-                    crop = stage.aligned.image
+                    crop = stage.aligned.image if original is None else original(stage)
                     _write(original_dir / f"{face_id}.png", crop)
                     if outcome.status != "obscured":
                         _write(folders[method] / f"{face_id}.png", result.crops[index])

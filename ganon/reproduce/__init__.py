@@ -23,7 +23,8 @@ Reproducer = Callable[..., Result]
 REPRODUCERS: Registry[Reproducer] = Registry("paper result")
 
 #: Modules that register reproducers, one per section of the paper.
-SECTION_MODULES: tuple[str, ...] = ()
+SECTION_MODULES: tuple[str, ...] = ("ganon.reproduce.anonymization", "ganon.reproduce.expression",
+                                     "ganon.reproduce.attributes")
 
 
 def _load() -> None:
@@ -32,9 +33,15 @@ def _load() -> None:
 
 
 def names() -> list[str]:
-    """Every result that can be reproduced, sorted as the paper numbers them."""
+    """Every result that can be reproduced: the tables, then the figures, each in the paper's order."""
     _load()
-    return sorted(REPRODUCERS.names(), key=lambda n: (n.rstrip("0123456789"), int(n.lstrip("abcdefghijklmnopqrstuvwxyz") or 0)))
+    kinds = {"table": 0, "figure": 1}
+
+    def order(name: str) -> tuple[int, int]:
+        kind = name.rstrip("0123456789")
+        return kinds.get(kind, len(kinds)), int(name[len(kind):] or 0)
+
+    return sorted(REPRODUCERS.names(), key=order)
 
 
 def reproduce(name: str, settings: Settings, *, workdir: str | Path, store: ResultStore | None = None) -> Result:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -30,6 +31,31 @@ class Settings:
         """From a notebook's parameter dict (extra keys such as ``results_dir`` are ignored)."""
         names = cls.__dataclass_fields__.keys()
         return cls(**{key: parameters[key] for key in names if key in parameters})
+
+    @classmethod
+    def from_profile(cls, profile: str | Path, *, root: str | Path = ".", data_dir: str | Path | None = None) -> "Settings":
+        """From ``profiles/<profile>.yaml`` below the book ``root``, exactly as ``ganon book run`` passes them.
+
+        Folders come back absolute (below ``root`` unless absolute already), so the settings work from any
+        working directory. ``data_dir`` overrides the profile's, as ``ganon book run --data-dir`` does.
+        """
+        import os
+
+        from ganon.book import load_profile
+
+        root = Path(root).resolve()
+        prof = load_profile(profile, root=root)
+        data = root / (data_dir or os.environ.get("GANON_DATA_DIR") or prof.data_dir)
+        params = prof.parameters("reproduce", root=root, data_dir=data, results_dir=root / "results",
+                                 samples_dir=root / "samples", run_record=root / "run_record.json")
+
+        def absolute(path: str) -> str:
+            return str(root / path)
+
+        params["data_dir"], params["samples_dir"] = absolute(params["data_dir"]), absolute(params["samples_dir"])
+        params["datasets"] = {name: {**entry, "data_dir": absolute(entry["data_dir"])}
+                              for name, entry in params["datasets"].items()}
+        return cls.from_parameters(params)
 
 
 @dataclass
