@@ -31,22 +31,32 @@ OnMiss = Literal["blur", "average", "error"]
 OnNoFace = Literal["skip", "copy", "error"]
 
 
+#: Detector and score threshold per preset. ``privacy`` (the default) is the setting with full recall
+#: on tests/annotations/faces.csv at the lowest cost (benchmarks/bench_recall.py); ``paper`` is the
+#: paper's RetinaFace threshold of 0.9 (mobilenet0.25 offline, ResNet50 in ``AnonymizeConfig.paper()``).
+DETECTION_PRESETS: dict[str, tuple[str, float]] = {
+    "privacy": ("yunet", 0.3),
+    "paper": ("retinaface-mobilenet", 0.9),
+}
+
+
 @dataclass(frozen=True)
 class AnonymizeConfig:
     """Every knob of ``ganon anonymize``; ``paper()`` gives the paper's crops-only output."""
 
     mode: Mode = "composite"
-    detector: str = "retinaface-mobilenet"
-    detector_threshold: float = 0.9
+    detector: str = DETECTION_PRESETS["privacy"][0]
+    detector_threshold: float = DETECTION_PRESETS["privacy"][1]
     align: AlignConfig = field(default_factory=AlignConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
     on_miss: OnMiss = "blur"  # a detected face without landmarks
     on_no_face: OnNoFace = "skip"  # an image in which no face is found
-    min_face: int = 0  # ignore detections whose longer box side is below this many pixels (0: keep all)
+    min_face: int = 24  # faces whose longer box side is below this many pixels are obscured, not synthesized
 
     @classmethod
     def paper(cls) -> "AnonymizeConfig":
-        return cls(mode="crops", detector="retinaface-resnet50", align=AlignConfig.paper(), on_miss="average")
+        return cls(mode="crops", detector="retinaface-resnet50", detector_threshold=0.9, align=AlignConfig.paper(),
+                   on_miss="average")
 
 
 class FaceMissError(RuntimeError):
@@ -92,6 +102,10 @@ class ImageResult:
     def anonymized(self) -> int:
         return sum(f.status == "anonymized" for f in self.faces)
 
+    @property
+    def obscured(self) -> int:
+        return sum(f.status == "obscured" for f in self.faces)
+
 
 class Anonymizer:
     """Detector, face mesh and generator loaded once; ``__call__`` anonymizes one RGB image."""
@@ -121,10 +135,11 @@ class Anonymizer:
         return clone
 
     def faces(self, image: np.ndarray) -> list[AlignedFace]:
-        faces = extract_faces(image, self.detector, self.config.align)
-        if self.config.min_face:
-            faces = [f for f in faces if max(f.detection.width, f.detection.height) >= self.config.min_face]
-        return faces
+        """Every detected face, aligned; none is dropped (too small ones are obscured in ``prepare``)."""
+        return extract_faces(image, self.detector, self.config.align)
+
+    def too_small(self, face: AlignedFace) -> bool:
+        return max(face.detection.width, face.detection.height) < self.config.min_face
 
     def prepare(self, image: np.ndarray) -> list[FaceStages]:
         """Sections 3.1 and 3.3 on every face: aligned crop, landmarks and the generator's input canvas."""
@@ -132,6 +147,9 @@ class Anonymizer:
         style = self.synthesizer.render_style
         stages: list[FaceStages] = []
         for face in self.faces(image):
+            if self.too_small(face):
+                stages.append(FaceStages(aligned=face, landmarks=None, canvas=None, synthesized=None, outline=None))
+                continue
             marks = self.mesh(face.image)
             canvas = outline = None
             if marks is not None:
@@ -170,10 +188,12 @@ class Anonymizer:
             det = stage.aligned.detection
             box = tuple(float(v) for v in det.box)
             if stage.synthesized is None:
-                if self.config.on_miss == "error":
+                small = self.too_small(stage.aligned)
+                if self.config.on_miss == "error" and not small:
                     raise FaceMissError(f"face {index} (box {np.round(box).astype(int).tolist()}): "
                                         "no landmarks found, and --on-miss is 'error'")
-                reason = "no landmarks found; face obscured (pixelated and blurred)"
+                why = f"smaller than {self.config.min_face} px" if small else "no landmarks found"
+                reason = f"{why}; face obscured (pixelated and blurred)"
                 outcomes.append(FaceOutcome(index, det.score, box, "obscured", reason))
                 if composite is not None:
                     composite = obscure_region(composite, det)
