@@ -39,17 +39,23 @@ class FaceMesh:
             raise BackendUnavailableError("face-mesh", "mediapipe", f"package mediapipe ({error})",
                                           "pip install mediapipe==0.10.21") from None
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-        )
+        from ganon.backends.quiet import native_stderr_silenced
+
+        with native_stderr_silenced():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+            )
+            self._mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))  # the graph starts (and logs) here
         self._lock = threading.Lock()
 
     def __call__(self, image: np.ndarray) -> Landmarks | None:
         """478 points of the most prominent face in a square RGB canvas, or None when none is found."""
         if image.ndim != 3 or image.shape[0] != image.shape[1]:
             raise ValueError(f"face mesh expects a square RGB canvas, got shape {image.shape}")
-        with self._lock:
+        from ganon.backends.quiet import native_stderr_silenced
+
+        with self._lock, native_stderr_silenced():  # a graph warns on its first face found
             result = self._mesh.process(np.ascontiguousarray(image))
         if not result.multi_face_landmarks:
             return None
