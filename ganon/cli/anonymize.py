@@ -108,7 +108,7 @@ def anonymize(
             raise typer.Exit(code=1) from None
     typer.echo(report.summary())
     typer.echo(f"detector {detector} at {threshold:g} (preset {preset.value}); "
-               f"{report.totals()['faces_obscured']} faces obscured (too small or no landmarks), none left")
+               f"{report.totals()['faces_obscured']} faces obscured (too small, no landmarks, or barely changed by the generator), none left")
     typer.echo(f"outputs in {out}")
     raise typer.Exit(code=report.exit_code())
 

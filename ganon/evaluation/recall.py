@@ -94,13 +94,9 @@ def altered(original: np.ndarray, output: np.ndarray, box: Sequence[float], *, i
             min_change: float = 8.0) -> tuple[bool, float]:
     """Whether ``output`` changed the face in ``box``: the mean absolute difference (grey levels) over
     the central ``inner`` part of the box is at least ``min_change``. Returns (altered, difference)."""
+    from ganon.pipeline.composite import box_change
+
     if original.shape != output.shape:
         raise ValueError(f"output shape {output.shape} differs from the original's {original.shape}")
-    x0, y0, x1, y1 = box
-    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * inner / 2, (y1 - y0) * inner / 2
-    ys = slice(max(0, int(cy - hh)), max(1, int(np.ceil(cy + hh))))
-    xs = slice(max(0, int(cx - hw)), max(1, int(np.ceil(cx + hw))))
-    a = original[ys, xs, :3].astype(np.float32)
-    b = output[ys, xs, :3].astype(np.float32)
-    difference = float(np.abs(a - b).mean()) if a.size else 0.0
+    difference = box_change(original, output, box, inner=inner)
     return difference >= min_change, difference

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ganon.backends.detectors import Detector, build_detector
-from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
+from ganon.pipeline.composite import BlendConfig, box_change, obscure_region, paste_back
 from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
 from ganon.pipeline.landmarks import render_landmarks
@@ -52,6 +52,7 @@ class AnonymizeConfig:
     on_miss: OnMiss = "blur"  # a detected face without landmarks
     on_no_face: OnNoFace = "skip"  # an image in which no face is found
     min_face: int = 24  # faces whose longer box side is below this many pixels are obscured, not synthesized
+    min_change: float = 12.0  # a pasted face that changed its box's centre by fewer grey levels is obscured
 
     @classmethod
     def paper(cls) -> "AnonymizeConfig":
@@ -202,10 +203,16 @@ class Anonymizer:
                 continue
             status = "anonymized" if stage.landmarks is not None else "average"
             reason = "" if status == "anonymized" else "no landmarks found; replaced by the generator's average face"
-            outcomes.append(FaceOutcome(index, det.score, box, status, reason))
             if composite is not None:
                 composite = paste_back(composite, stage.synthesized, stage.aligned, stage.outline, self.config.blend)
-            else:
+                # A turned face's mesh outline can miss its eyes, nose and mouth: check, fail closed.
+                change = box_change(image, composite, det.box)
+                if change < self.config.min_change:
+                    composite = obscure_region(composite, det)
+                    status, reason = "obscured", (f"synthesized face changed it by {change:.1f} grey levels only; "
+                                                  "face obscured (pixelated and blurred)")
+            outcomes.append(FaceOutcome(index, det.score, box, status, reason))
+            if composite is None:
                 crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))
         return ImageResult(faces=outcomes, composite=composite, crops=crops,
                            stages=stages if keep_stages else [])

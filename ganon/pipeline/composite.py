@@ -122,3 +122,16 @@ def obscure_region(photo: np.ndarray, detection: Detection, *, grow: float = 0.2
     sigma = max(1.0, 0.15 * max(x3 - x0, y3 - y0))
     result[y0:y3, x0:x3] = cv2.GaussianBlur(coarse, (0, 0), sigma)
     return result
+
+
+def box_change(original: np.ndarray, output: np.ndarray, box: "np.ndarray | tuple[float, ...]", *,
+               inner: float = 0.6) -> float:
+    """Mean absolute difference (grey levels) between two photos over the central ``inner`` part of
+    ``box``: how much of a face's eyes, nose and mouth an output actually changed."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) * inner / 2, (y1 - y0) * inner / 2
+    ys = slice(max(0, int(cy - hh)), max(1, int(math.ceil(cy + hh))))
+    xs = slice(max(0, int(cx - hw)), max(1, int(math.ceil(cx + hw))))
+    a = original[ys, xs, :3].astype(np.float32)
+    b = output[ys, xs, :3].astype(np.float32)
+    return float(np.abs(a - b).mean()) if a.size else 0.0

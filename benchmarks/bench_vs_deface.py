@@ -1,0 +1,162 @@
+"""Whole-process time of ``ganon anonymize DIR`` against ``deface`` on the same folder, runs alternated,
+and in-process time per face against the sum of its stages.
+
+    PYTHONPATH=. python benchmarks/bench_vs_deface.py --deface /tmp/deface-venv/bin/deface [--runs 3]
+
+deface 1.5.0 runs from its own venv (``python3 -m venv /tmp/deface-venv &&
+/tmp/deface-venv/bin/pip install deface==1.5.0``) with its defaults (CenterFace at 0.2, blur). The
+folder is the ordinary sample photos (samples/photos). Results go to benchmarks/results/vs_deface.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+logger = logging.getLogger("bench_vs_deface")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return seconds
+
+
+def whole_process(folder: Path, deface: str, runs: int, work: Path, threads: int) -> dict:
+    """Alternate ganon and deface runs over the same photos; each writes into a fresh folder."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    photos = sorted(p for p in folder.iterdir() if p.is_file())
+    ganon_s, deface_s = [], []
+    for run in range(runs):
+        out = work / f"ganon{run}"
+        ganon_s.append(_timed([sys.executable, "-m", "ganon.cli", "-q", "anonymize", str(folder), "--out", str(out),
+                               "--no-progress"], env))
+        out = work / f"deface{run}"
+        out.mkdir()
+        # deface takes several inputs in one process but then writes next to them; give each an -o.
+        started = time.perf_counter()
+        for photo in photos:
+            _timed([deface, str(photo), "-o", str(out / photo.name)], env)
+        deface_s.append(time.perf_counter() - started)
+        logger.info("run %d: ganon %.2f s, deface %.2f s", run, ganon_s[-1], deface_s[-1])
+    ganon_m, deface_m = statistics.median(ganon_s), statistics.median(deface_s)
+    return {"photos": len(photos), "folder": str(folder.relative_to(ROOT)), "runs": runs,
+            "ganon_seconds": [round(s, 3) for s in ganon_s], "deface_seconds": [round(s, 3) for s in deface_s],
+            "ganon_median": round(ganon_m, 3), "deface_median": round(deface_m, 3),
+            "ratio_ganon_over_deface": round(ganon_m / deface_m, 3)}
+
+
+def deface_one_process(folder: Path, deface: str, work: Path, threads: int) -> float:
+    """deface over the folder in one process (its outputs land beside the copies)."""
+    copy = work / "deface_batch"
+    shutil.copytree(folder, copy)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    return _timed([deface, *[str(p) for p in sorted(copy.iterdir())]], env)
+
+
+def per_face(folder: Path) -> dict:
+    """In process, models loaded: a whole folder's time per face against its stages' sum."""
+    from ganon.batch import plan_outputs
+    from ganon.imageio import read_image
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.pipeline.files import WriteOptions, anonymize_files
+
+    anonymizer = Anonymizer.from_weights(None, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        anonymize_files(anonymizer, plan_outputs([folder], Path(tmp) / "warm"), progress=False)
+        jobs = plan_outputs([folder], Path(tmp) / "out")
+        started = time.perf_counter()
+        results = anonymize_files(anonymizer, jobs, options=WriteOptions(), progress=False)
+        whole = time.perf_counter() - started
+    faces = sum(r.faces_found for r in results)
+    stages = {"read": 0.0, "detect": 0.0, "align": 0.0, "mesh": 0.0, "render": 0.0, "generate": 0.0,
+              "paste": 0.0}
+    from ganon.pipeline.extract import align_face
+    from ganon.pipeline.landmarks import render_landmarks
+    from ganon.pipeline.segment import face_outline_mask
+
+    canvases = []
+    images = []
+    for job in jobs:
+        t = time.perf_counter()
+        image = read_image(job.source).rgb
+        stages["read"] += time.perf_counter() - t
+        t = time.perf_counter()
+        detections = anonymizer.detector.detect(image)
+        stages["detect"] += time.perf_counter() - t
+        for det in detections:
+            t = time.perf_counter()
+            face = align_face(image, det, anonymizer.config.align)
+            stages["align"] += time.perf_counter() - t
+            t = time.perf_counter()
+            marks = anonymizer.mesh(face.image)
+            stages["mesh"] += time.perf_counter() - t
+            if marks is None:
+                continue
+            t = time.perf_counter()
+            canvas = render_landmarks(marks, size=anonymizer.synthesizer.resolution,
+                                      style=anonymizer.synthesizer.render_style)
+            outline = face_outline_mask(marks, anonymizer.synthesizer.resolution)
+            stages["render"] += time.perf_counter() - t
+            canvases.append(canvas)
+            images.append((image, face, outline))
+    t = time.perf_counter()
+    synthesized = anonymizer.synthesizer(canvases)  # all faces in full batches, the best case
+    stages["generate"] += time.perf_counter() - t
+    from ganon.pipeline.composite import paste_back
+
+    t = time.perf_counter()
+    for (image, face, outline), out in zip(images, synthesized):
+        paste_back(image.copy(), out, face, outline, anonymizer.config.blend)
+    stages["paste"] += time.perf_counter() - t
+    stage_sum = sum(stages.values())
+    return {"faces": faces, "whole_ms_per_face": round(1000 * whole / faces, 1),
+            "stages_ms_per_face": {k: round(1000 * v / faces, 1) for k, v in stages.items()},
+            "stage_sum_ms_per_face": round(1000 * stage_sum / faces, 1),
+            "ratio_whole_over_stages": round(whole / stage_sum, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deface", default=shutil.which("deface") or "", help="deface 1.5.0's command")
+    parser.add_argument("--folder", type=Path, default=ROOT / "samples" / "photos")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for both tools")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "vs_deface.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.deface:
+        parser.error("deface not found: pass --deface PATH")
+    folder = args.folder.resolve()
+    report: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "threads": args.threads}}
+    with tempfile.TemporaryDirectory() as tmp:
+        report["whole_process"] = whole_process(folder, args.deface, args.runs, Path(tmp), args.threads)
+        report["deface_one_process_seconds"] = round(deface_one_process(folder, args.deface, Path(tmp),
+                                                                        args.threads), 3)
+    report["in_process"] = per_face(folder)
+    logger.info("ganon/deface whole process: %.2fx; per face whole/stages: %.2fx",
+                report["whole_process"]["ratio_ganon_over_deface"], report["in_process"]["ratio_whole_over_stages"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    logger.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
