@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,13 +29,16 @@ logger = logging.getLogger("bench_vs_deface")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _timed(command: list[str], env: dict[str, str]) -> float:
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system, children) seconds of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def whole_process(folder: Path, deface: str, runs: int, work: Path, threads: int) -> dict:
@@ -42,21 +46,30 @@ def whole_process(folder: Path, deface: str, runs: int, work: Path, threads: int
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     photos = sorted(p for p in folder.iterdir() if p.is_file())
     _timed([deface, "--version"], env)  # first start of each tool from a cold disk cache is not counted
-    ganon_s, deface_s = [], []
+    times: dict[str, dict[str, list[float]]] = {tool: {"wall": [], "cpu": []} for tool in ("ganon", "deface")}
     for run in range(runs):
         out = work / f"ganon{run}"
-        ganon_s.append(_timed([sys.executable, "-m", "ganon.cli", "-q", "anonymize", str(folder), "--out", str(out),
-                               "--no-progress"], env))
+        wall, cpu = _timed([sys.executable, "-m", "ganon.cli", "-q", "anonymize", str(folder), "--out", str(out),
+                            "--no-progress"], env)
+        times["ganon"]["wall"].append(wall)
+        times["ganon"]["cpu"].append(cpu)
         # deface writes PHOTO_anonymized.EXT beside each input: give it a fresh copy of the folder.
         copy = work / f"deface{run}"
         shutil.copytree(folder, copy)
-        deface_s.append(_timed([deface, str(copy)], env))
-        logger.info("run %d: ganon %.2f s, deface %.2f s", run, ganon_s[-1], deface_s[-1])
-    ganon_m, deface_m = statistics.median(ganon_s), statistics.median(deface_s)
-    return {"photos": len(photos), "folder": str(folder.relative_to(ROOT)), "runs": runs,
-            "ganon_seconds": [round(s, 3) for s in ganon_s], "deface_seconds": [round(s, 3) for s in deface_s],
-            "ganon_median": round(ganon_m, 3), "deface_median": round(deface_m, 3),
-            "ratio_ganon_over_deface": round(ganon_m / deface_m, 3)}
+        wall, cpu = _timed([deface, str(copy)], env)
+        times["deface"]["wall"].append(wall)
+        times["deface"]["cpu"].append(cpu)
+        logger.info("run %d: ganon %.2f s (cpu %.2f), deface %.2f s (cpu %.2f)", run, times["ganon"]["wall"][-1],
+                    times["ganon"]["cpu"][-1], wall, cpu)
+    summary: dict = {"photos": len(photos), "folder": os.path.relpath(folder, ROOT), "runs": runs}
+    for tool, measured in times.items():
+        for kind, values in measured.items():
+            summary[f"{tool}_{kind}_seconds"] = [round(v, 3) for v in values]
+            summary[f"{tool}_{kind}_median"] = round(statistics.median(values), 3)
+    for kind in ("wall", "cpu"):
+        summary[f"ratio_{kind}_ganon_over_deface"] = round(
+            summary[f"ganon_{kind}_median"] / summary[f"deface_{kind}_median"], 3)
+    return summary
 
 
 def per_face(folder: Path) -> dict:
@@ -132,14 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.deface:
         parser.error("deface not found: pass --deface PATH")
-    folder = args.folder.resolve()
+    folder = args.folder.absolute()
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "threads": args.threads}}
     with tempfile.TemporaryDirectory() as tmp:
         report["whole_process"] = whole_process(folder, args.deface, args.runs, Path(tmp), args.threads)
     report["in_process"] = per_face(folder)
-    logger.info("ganon/deface whole process: %.2fx; per face whole/stages: %.2fx",
-                report["whole_process"]["ratio_ganon_over_deface"], report["in_process"]["ratio_whole_over_stages"])
+    logger.info("ganon/deface whole process: %.2fx wall, %.2fx cpu; per face whole/stages: %.2fx",
+                report["whole_process"]["ratio_wall_ganon_over_deface"],
+                report["whole_process"]["ratio_cpu_ganon_over_deface"], report["in_process"]["ratio_whole_over_stages"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     logger.info("wrote %s", args.out)
