@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -21,8 +21,10 @@ from ganon.pipeline.extract import AlignConfig, extract_faces
 from ganon.backends.face_mesh import FaceMesh
 from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.segment import face_outline_mask
-from ganon.pipeline.synthesize import Synthesizer
 from ganon.types import AlignedFace, Landmarks
+
+if TYPE_CHECKING:  # torch is imported only where the PyTorch generator is used
+    from ganon.pipeline.synthesize import Synthesizer
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +125,22 @@ class Anonymizer:
                      device: str = "auto", batch_size: int = 8) -> "Anonymizer":
         from ganon.weights import resolve_weights, shipped_sha256
 
+        from ganon.pipeline import synthesize_onnx
+
         path = resolve_weights(weights)
-        synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size,
-                                            expected_sha256=shipped_sha256(path))
+        expected = shipped_sha256(path)
+        use_onnx = synthesize_onnx.enabled(device)
+        synthesizer = (synthesize_onnx.OnnxSynthesizer.cached(path, batch_size=batch_size, expected_sha256=expected)
+                       if use_onnx else None)
+        if synthesizer is None:
+            from ganon.pipeline.synthesize import Synthesizer
+
+            synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size, expected_sha256=expected)
+            if use_onnx and synthesizer.device.type == "cpu":
+                try:  # later CPU runs then start without importing torch
+                    synthesize_onnx.OnnxSynthesizer.export(synthesizer)
+                except Exception as error:  # an unwritable cache only costs speed
+                    logger.warning("could not cache the generator as ONNX: %s", error)
         return cls(synthesizer, config)
 
     def with_config(self, **changes: object) -> "Anonymizer":
