@@ -53,6 +53,10 @@ class OnnxSynthesizer:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # onnxruntime ignores OMP_NUM_THREADS; honour it (one thread is the fastest on a busy 2-core CPU).
+        threads = os.environ.get("OMP_NUM_THREADS", "")
+        if threads.isdigit() and int(threads) > 0:
+            options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.batch_size = batch_size
