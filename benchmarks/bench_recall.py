@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     photos = by_file(load_annotations(ANNOTATIONS))
     images = {file: read_image(resolve(file, ROOT / "samples")).rgb for file in photos}
-    report: dict = {"annotations": str(ANNOTATIONS.relative_to(ROOT)), "photos": len(photos),
+    # The machine may be shared: the load says how far the times are inflated (counts hold regardless).
+    report: dict = {"load_average_before": [round(v, 2) for v in os.getloadavg()],
+                    "annotations": str(ANNOTATIONS.relative_to(ROOT)), "photos": len(photos),
                     "faces": sum(len(v) for v in photos.values()), "detectors": sweep(photos, images)}
     if not args.detectors_only:
         with tempfile.TemporaryDirectory() as tmp:

@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("deface not found: pass --deface PATH")
     folder = args.folder.absolute()
     report: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                "threads": args.threads}}
+                                "threads": args.threads,
+                                "load_average_before": [round(v, 2) for v in os.getloadavg()]}}
     if not args.in_process_only:
         with tempfile.TemporaryDirectory() as tmp:
             report["whole_process"] = whole_process(folder, args.deface, args.runs, Path(tmp), args.threads)

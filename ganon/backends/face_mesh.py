@@ -6,12 +6,14 @@ settings, whose model ships inside the wheel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
 import numpy as np
 
 from ganon.backends.errors import BackendUnavailableError
+from ganon.backends.quiet import native_stderr_silenced
 from ganon.registry import Registry
 from ganon.types import N_LANDMARKS, Landmarks
 
@@ -39,8 +41,6 @@ class FaceMesh:
             raise BackendUnavailableError("face-mesh", "mediapipe", f"package mediapipe ({error})",
                                           "pip install mediapipe==0.10.21") from None
 
-        from ganon.backends.quiet import native_stderr_silenced
-
         with native_stderr_silenced():
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True,
@@ -48,15 +48,17 @@ class FaceMesh:
             )
             self._mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))  # the graph starts (and logs) here
         self._lock = threading.Lock()
+        self._warned = False
 
     def __call__(self, image: np.ndarray) -> Landmarks | None:
         """478 points of the most prominent face in a square RGB canvas, or None when none is found."""
         if image.ndim != 3 or image.shape[0] != image.shape[1]:
             raise ValueError(f"face mesh expects a square RGB canvas, got shape {image.shape}")
-        from ganon.backends.quiet import native_stderr_silenced
-
-        with self._lock, native_stderr_silenced():  # a graph warns on its first face found
-            result = self._mesh.process(np.ascontiguousarray(image))
+        with self._lock:
+            # The graph warns once, on the first face it finds; silence calls until then only.
+            with native_stderr_silenced() if not self._warned else contextlib.nullcontext():
+                result = self._mesh.process(np.ascontiguousarray(image))
+            self._warned = self._warned or bool(result.multi_face_landmarks)
         if not result.multi_face_landmarks:
             return None
         marks = result.multi_face_landmarks[0].landmark
