@@ -26,6 +26,11 @@ class FaceBox:
     box: tuple[float, float, float, float]
     note: str = ""
 
+    @property
+    def hard(self) -> bool:
+        """Marked ``hard`` in its note: a face no detector here scores above ~0.2 (kept to be counted)."""
+        return self.note.startswith("hard")
+
 
 def load_annotations(path: str | Path) -> list[FaceBox]:
     """Every row of an annotation CSV (columns file, x0, y0, x1, y1, note)."""
