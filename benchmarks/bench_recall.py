@@ -35,6 +35,7 @@ SWEEP: dict[str, tuple[float, ...]] = {
     "retinaface-mobilenet": (0.9, 0.5, 0.2),
     "yunet": (0.6, 0.4, 0.3, 0.15),
     "centerface": (0.4, 0.2, 0.05),
+    "union": (0.4,),  # yunet and centerface, both at the threshold, boxes merged
 }
 
 
