@@ -258,6 +258,7 @@ class FileResult:
     faces_anonymized: int = 0
     reason: str = ""
     seconds: float = 0.0
+    faces_obscured: int = 0  # detected faces pixelated and blurred (too small, no landmarks), never left
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -282,6 +283,7 @@ class FileResult:
             "status": self.status,
             "faces_found": self.faces_found,
             "faces_anonymized": self.faces_anonymized,
+            "faces_obscured": self.faces_obscured,
             "reason": self.reason,
             "seconds": round(float(self.seconds), 4),
         }
@@ -314,6 +316,7 @@ class BatchReport:
             **{status: counts.get(status, 0) for status in STATUSES},
             "faces_found": sum(result.faces_found for result in self.results),
             "faces_anonymized": sum(result.faces_anonymized for result in self.results),
+            "faces_obscured": sum(result.faces_obscured for result in self.results),
             "seconds": round(sum(result.seconds for result in self.results), 3),
         }
 

@@ -265,6 +265,7 @@ def test_json_report(tmp_path: Path) -> None:
         "skipped_exists": 1,
         "faces_found": 2,
         "faces_anonymized": 2,
+        "faces_obscured": 0,
         "seconds": 2.0,
     }
     assert data["exit_code"] == 1
@@ -274,6 +275,7 @@ def test_json_report(tmp_path: Path) -> None:
         "status": "ok",
         "faces_found": 2,
         "faces_anonymized": 2,
+        "faces_obscured": 0,
         "reason": "",
         "seconds": 1.5,
     }

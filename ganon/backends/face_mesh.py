@@ -6,12 +6,14 @@ settings, whose model ships inside the wheel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 
 import numpy as np
 
 from ganon.backends.errors import BackendUnavailableError
+from ganon.backends.quiet import native_stderr_silenced
 from ganon.registry import Registry
 from ganon.types import N_LANDMARKS, Landmarks
 
@@ -39,18 +41,24 @@ class FaceMesh:
             raise BackendUnavailableError("face-mesh", "mediapipe", f"package mediapipe ({error})",
                                           "pip install mediapipe==0.10.21") from None
 
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence,
-        )
+        with native_stderr_silenced():
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                min_detection_confidence=min_detection_confidence,
+            )
+            self._mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))  # the graph starts (and logs) here
         self._lock = threading.Lock()
+        self._warned = False
 
     def __call__(self, image: np.ndarray) -> Landmarks | None:
         """478 points of the most prominent face in a square RGB canvas, or None when none is found."""
         if image.ndim != 3 or image.shape[0] != image.shape[1]:
             raise ValueError(f"face mesh expects a square RGB canvas, got shape {image.shape}")
         with self._lock:
-            result = self._mesh.process(np.ascontiguousarray(image))
+            # The graph warns once, on the first face it finds; silence calls until then only.
+            with native_stderr_silenced() if not self._warned else contextlib.nullcontext():
+                result = self._mesh.process(np.ascontiguousarray(image))
+            self._warned = self._warned or bool(result.multi_face_landmarks)
         if not result.multi_face_landmarks:
             return None
         marks = result.multi_face_landmarks[0].landmark

@@ -11,19 +11,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ganon.backends.detectors import Detector, build_detector
 from ganon.backends.face_mesh import FaceMesh
 from ganon.config import check_choice
-from ganon.pipeline.composite import BlendConfig, obscure_region, paste_back
+from ganon.pipeline.composite import BlendConfig, box_change, obscure_region, paste_back
 from ganon.pipeline.extract import AlignConfig
 from ganon.pipeline.prepare import FacePreparer, PrepareConfig
 from ganon.pipeline.segment import face_outline_mask
-from ganon.pipeline.synthesize import Synthesizer
 from ganon.types import AlignedFace, Landmarks
+
+if TYPE_CHECKING:  # torch is imported only where the PyTorch generator is used
+    from ganon.pipeline.synthesize import Synthesizer
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,15 @@ ON_MISS: tuple[str, ...] = ("blur", "average", "error")
 ON_NO_FACE: tuple[str, ...] = ("skip", "copy", "error")
 
 
+#: Detector and score threshold per preset. ``privacy`` (the default) is the setting with full recall
+#: on tests/annotations/faces.csv at the lowest cost (benchmarks/bench_recall.py); ``paper`` is the
+#: paper's RetinaFace threshold of 0.9 (mobilenet0.25 offline, ResNet50 in ``AnonymizeConfig.paper()``).
+DETECTION_PRESETS: dict[str, tuple[str, float]] = {
+    "privacy": ("yunet", 0.3),
+    "paper": ("retinaface-mobilenet", 0.9),
+}
+
+
 @dataclass(frozen=True)
 class AnonymizeConfig:
     """Every knob of ``ganon anonymize``, checked when made; ``paper()`` gives the paper's crops.
@@ -44,13 +55,14 @@ class AnonymizeConfig:
     """
 
     mode: Mode = "composite"
-    detector: str = "retinaface-mobilenet"
-    detector_threshold: float = 0.9
+    detector: str = DETECTION_PRESETS["privacy"][0]
+    detector_threshold: float = DETECTION_PRESETS["privacy"][1]
     align: AlignConfig = field(default_factory=AlignConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
     on_miss: OnMiss = "blur"  # a detected face without landmarks
     on_no_face: OnNoFace = "skip"  # an image in which no face is found
-    min_face: int = 0  # ignore detections whose longer box side is below this many pixels (0: keep all)
+    min_face: int = 24  # faces whose longer box side is below this many pixels are obscured, not synthesized
+    min_change: float = 12.0  # a pasted face that changed its box's centre by fewer grey levels is obscured
 
     def __post_init__(self) -> None:
         from ganon import backends
@@ -74,7 +86,7 @@ class AnonymizeConfig:
         ``changes`` override single fields, e.g. ``detector=`` where the paper's detector is not
         installed; the crop's resolution is ``resolution`` (512 in the paper).
         """
-        preset = cls(mode="crops", detector="retinaface-resnet50",
+        preset = cls(mode="crops", detector="retinaface-resnet50", detector_threshold=0.9,
                      align=replace(AlignConfig.paper(), resolution=resolution), on_miss="average")
         return replace(preset, **changes) if changes else preset
 
@@ -121,6 +133,10 @@ class ImageResult:
     def anonymized(self) -> int:
         return sum(f.status == "anonymized" for f in self.faces)
 
+    @property
+    def obscured(self) -> int:
+        return sum(f.status == "obscured" for f in self.faces)
+
 
 class Anonymizer:
     """Detector, face mesh and generator loaded once; ``__call__`` anonymizes one RGB image."""
@@ -136,7 +152,7 @@ class Anonymizer:
     def _preparer(self) -> FacePreparer:
         """Sections 3.1-3.3 as training runs them, with the canvas at the generator's resolution."""
         config = PrepareConfig(resolution=self.synthesizer.resolution, align=self.config.align,
-                               render_style=self.synthesizer.render_style, min_face=self.config.min_face)
+                               render_style=self.synthesizer.render_style)
         return FacePreparer(config, detector=self.detector, mesh=self.mesh)
 
     @classmethod
@@ -144,9 +160,25 @@ class Anonymizer:
                      device: str = "auto", batch_size: int = 8) -> "Anonymizer":
         from ganon.weights import resolve_weights, shipped_sha256
 
+        from ganon.pipeline import synthesize_onnx
+
         path = resolve_weights(weights)
-        synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size,
-                                            expected_sha256=shipped_sha256(path))
+        expected = shipped_sha256(path)
+        use_onnx = synthesize_onnx.enabled(device)
+        synthesizer = None
+        if use_onnx:
+            synthesizer = synthesize_onnx.OnnxSynthesizer.cached(path, batch_size=batch_size,
+                                                                 expected_sha256=expected)
+        if synthesizer is None:
+            from ganon.pipeline.synthesize import Synthesizer
+
+            synthesizer = Synthesizer.from_file(path, device=device, batch_size=batch_size,
+                                                expected_sha256=expected)
+            if use_onnx and synthesizer.device.type == "cpu":
+                try:  # later CPU runs then start without importing torch
+                    synthesize_onnx.OnnxSynthesizer.export(synthesizer)
+                except Exception as error:  # an unwritable cache only costs speed
+                    logger.warning("could not cache the generator as ONNX: %s", error)
         return cls(synthesizer, config)
 
     def with_config(self, **changes: object) -> "Anonymizer":
@@ -160,13 +192,22 @@ class Anonymizer:
         return clone
 
     def faces(self, image: np.ndarray) -> list[AlignedFace]:
+        """Every detected face, aligned; none is dropped (too small ones are obscured in ``prepare``)."""
         return self.preparer.faces(image)
+
+    def too_small(self, face: AlignedFace) -> bool:
+        return max(face.detection.width, face.detection.height) < self.config.min_face
 
     def prepare(self, image: np.ndarray) -> list[FaceStages]:
         """Sections 3.1 and 3.3 on every face (shared with training): crop, landmarks, generator canvas."""
         resolution = self.synthesizer.resolution
         stages: list[FaceStages] = []
-        for face in self.preparer(image):
+        for aligned in self.preparer.faces(image):
+            if self.too_small(aligned):
+                stages.append(FaceStages(aligned=aligned, landmarks=None, canvas=None, synthesized=None,
+                                         outline=None))
+                continue
+            face = self.preparer.prepare(aligned)
             marks, canvas, outline = face.landmarks, face.canvas, None
             if marks is not None:
                 outline = face_outline_mask(marks, resolution)
@@ -203,10 +244,12 @@ class Anonymizer:
             det = stage.aligned.detection
             box = tuple(float(v) for v in det.box)
             if stage.synthesized is None:
-                if self.config.on_miss == "error":
+                small = self.too_small(stage.aligned)
+                if self.config.on_miss == "error" and not small:
                     raise FaceMissError(f"face {index} (box {np.round(box).astype(int).tolist()}): "
                                         "no landmarks found, and --on-miss is 'error'")
-                reason = "no landmarks found; face obscured (pixelated and blurred)"
+                why = f"smaller than {self.config.min_face} px" if small else "no landmarks found"
+                reason = f"{why}; face obscured (pixelated and blurred)"
                 outcomes.append(FaceOutcome(index, det.score, box, "obscured", reason))
                 if composite is not None:
                     composite = obscure_region(composite, det)
@@ -215,10 +258,17 @@ class Anonymizer:
                 continue
             status = "anonymized" if stage.landmarks is not None else "average"
             reason = "" if status == "anonymized" else "no landmarks found; replaced by the generator's average face"
-            outcomes.append(FaceOutcome(index, det.score, box, status, reason))
             if composite is not None:
                 composite = paste_back(composite, stage.synthesized, stage.aligned, stage.outline, self.config.blend)
-            else:
+                # A turned face's mesh outline can miss its eyes, nose and mouth: check, fail closed.
+                change = box_change(image, composite, det.box)
+                if change < self.config.min_change:
+                    composite = obscure_region(composite, det)
+                    status = "obscured"
+                    reason = (f"synthesized face changed it by {change:.1f} grey levels only; "
+                              "face obscured (pixelated and blurred)")
+            outcomes.append(FaceOutcome(index, det.score, box, status, reason))
+            if composite is None:
                 crops.append(_to_canvas_size(stage.synthesized, stage.aligned.size))
         return ImageResult(faces=outcomes, composite=composite, crops=crops)
 

@@ -70,10 +70,27 @@ def _valid_region(size: int, footprint: tuple[float, float]) -> np.ndarray:
     return valid
 
 
+def _crop_to_canvas(image: np.ndarray, matrix: np.ndarray, size: int, *, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``image`` that the canvas sees (plus ``margin``), and the affine from that part,
+    so that a large photo is not shrunk whole for every face."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    source = cv2.transform(corners[None], cv2.invertAffineTransform(matrix))[0]
+    height, width = image.shape[:2]
+    x0, y0 = (max(0, int(math.floor(v)) - margin) for v in source.min(axis=0))
+    x1, y1 = (int(math.ceil(v)) + margin for v in source.max(axis=0))
+    x1, y1 = min(width, x1), min(height, y1)
+    if x1 <= x0 or y1 <= y0:
+        return image, matrix
+    shifted = matrix.copy()
+    shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return image[y0:y1, x0:x1], shifted
+
+
 def warp_to_canvas(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Warp ``image`` with a source->canvas affine; anti-aliased when it shrinks, Lanczos otherwise."""
     scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))
     if scale < 0.5:
+        image, matrix = _crop_to_canvas(image, matrix, size, margin=int(math.ceil(8 / scale)))
         # Lanczos in warpAffine does not low-pass: shrink by area first, then warp the rest.
         factor = 2 * scale  # leaves a residual scale of 0.5..1 for the warp
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

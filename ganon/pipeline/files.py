@@ -125,7 +125,8 @@ def _finish(anonymizer: Anonymizer, item: _Pending, options: WriteOptions, start
         return FileResult.failure(job.source, f"{error}; nothing written", seconds=seconds())
     targets = _write(job, image, result, config.mode, options)
     return FileResult(job.source, tuple(targets), "ok", faces_found=result.found,
-                      faces_anonymized=result.anonymized, reason=_describe(result), seconds=seconds())
+                      faces_anonymized=result.anonymized, faces_obscured=result.obscured,
+                      reason=_describe(result), seconds=seconds())
 
 
 def _write(job: Job, image: LoadedImage, result: ImageResult, mode: str, options: WriteOptions) -> list[Path]:
