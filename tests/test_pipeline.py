@@ -185,10 +185,12 @@ def test_paste_back_replaces_the_face_region(samples_dir: Path, detector, mesh) 
 def test_training_and_inference_draw_the_same_canvas(samples_dir: Path, tmp_path: Path) -> None:
     """``ganon preprocess`` stores, for every face of a photo, the canvas ``ganon anonymize`` feeds
     the generator: one preparation (mesh on the 512 px crop, canvas at the generator's resolution)."""
-    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.pipeline.anonymize import AnonymizeConfig, Anonymizer
     from ganon.pipeline.preprocess import PreprocessConfig, preprocess, read_manifests
 
-    anonymizer = Anonymizer.from_weights(None, device="cpu")  # the shipped generator
+    # the shipped generator, detecting as training does (the privacy default's detector differs)
+    detection = {"detector": PreprocessConfig.detector, "detector_threshold": PreprocessConfig.detector_threshold}
+    anonymizer = Anonymizer.from_weights(None, AnonymizeConfig(**detection), device="cpu")
     synthesizer = anonymizer.synthesizer
     src = tmp_path / "photos"
     src.mkdir()
