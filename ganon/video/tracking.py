@@ -42,6 +42,7 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     misses: int = 0
     hits: int = 1
+    seen_centre: np.ndarray | None = None
 
     def predicted(self) -> tuple[np.ndarray, np.ndarray]:
         """Box and points moved by one frame of velocity."""
@@ -144,11 +145,13 @@ class FaceTracker:
 
     def _correct(self, track: Track, det: Detection) -> None:
         box = det.box.astype(np.float64)
-        old_centre = (track.box[:2] + track.box[2:]) / 2
+        # Velocity from the last detected position, not a coasted prediction.
+        old_centre = track.seen_centre if track.seen_centre is not None else (track.box[:2] + track.box[2:]) / 2
         new_centre = (box[:2] + box[2:]) / 2
         steps = track.misses + 1
         s = self.config.velocity_smoothing
         track.velocity = s * track.velocity + (1 - s) * (new_centre - old_centre) / steps
         track.box, track.points, track.score = box, det.points.astype(np.float64), det.score
+        track.seen_centre = new_centre
         track.misses = 0
         track.hits += 1
