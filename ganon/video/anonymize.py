@@ -57,6 +57,7 @@ class VideoResult:
     tracks: int = 0
     faces_per_frame: list[int] = field(default_factory=list)
     obscured_frames: list[int] = field(default_factory=list)  # frames where some face was obscured
+    obscured_faces: int = 0
     held_frames: int = 0  # face-frames drawn from held (not freshly found) landmarks
     predicted_frames: int = 0  # face-frames where the detector missed a tracked face
     failures: list[str] = field(default_factory=list)
@@ -172,8 +173,12 @@ class VideoAnonymizer:
         result.seconds = time.perf_counter() - started
 
     def anonymize_file(self, source: str | os.PathLike[str], target: str | os.PathLike[str], *,
-                       overwrite: bool = False, progress: bool | None = None) -> VideoResult:
-        """Read ``source``, write the anonymized video (audio copied, no metadata) to ``target``."""
+                       overwrite: bool = False, progress: bool | None = None,
+                       keep: Callable[[VideoResult], bool] = lambda result: True) -> VideoResult:
+        """Read ``source``, write the anonymized video (audio copied, no metadata) to ``target``.
+
+        ``keep`` decides at the end whether the file is published (nothing appears when it says no).
+        """
         from tqdm.auto import tqdm
 
         from ganon.video.io import VideoReader, VideoWriter
@@ -187,6 +192,8 @@ class VideoAnonymizer:
                               audio_from=source, overwrite=overwrite) as writer:
             for frame in self.stream(reader, float(info.fps), result, progress=bar.update):
                 writer.write(frame)
+            if not keep(result):
+                writer.discard()
         return result
 
     # ------------------------------------------------------------------ stages
@@ -271,6 +278,7 @@ class VideoAnonymizer:
                 if face.synthesized is None:
                     composite = obscure_region(composite, face.aligned.detection)
                     obscured = True
+                    result.obscured_faces += 1
                     continue
                 coloured = self._match_colour(face)
                 composite = paste_back(composite, coloured, face.aligned, face.outline, blend)

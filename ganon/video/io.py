@@ -151,6 +151,7 @@ class VideoWriter:
             raise FileExistsError(errno.EEXIST, "refusing to write a video over its input", str(self.path))
         _refuse_existing(self.path, overwrite=overwrite)
         self.frames = 0
+        self._discard = False
         self._process: subprocess.Popen[bytes] | None = None
         self._tmp_video: Path | None = None
 
@@ -180,10 +181,14 @@ class VideoWriter:
             raise VideoWriteError(f"{self.path}: the encoder stopped: {self._stderr()}") from None
         self.frames += 1
 
+    def discard(self) -> None:
+        """Publish nothing on exit (e.g. a video without faces under ``--on-no-face skip``)."""
+        self._discard = True
+
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             self._finish_encoding()
-            if exc_type is None:
+            if exc_type is None and not self._discard:
                 self._mux_and_publish()
         finally:
             if self._tmp_video is not None:
