@@ -45,6 +45,8 @@ class VideoConfig:
     shape_landmarks: OneEuroConfig | None = OneEuroConfig(min_cutoff=0.3, beta=0.005)
     colour: OneEuroConfig = OneEuroConfig(min_cutoff=0.5, beta=0.0)  # Lab mean and spread of the target
     fixed_colour: bool = False  # keep a track's first colour target for the whole track
+    # Move each track's face geometry this fraction of the way to a mean face (0: the person's own).
+    toward_mean_face: float = 0.0
     hold_landmarks: int = 10  # frames a track reuses its last landmarks when the mesh finds none
     window: int = 8  # frames buffered per generator batch
 
@@ -88,6 +90,8 @@ class _TrackState:
     last_marks: Landmarks | None = None
     held: int = 0
     fixed_target: np.ndarray | None = None
+    first_xy: np.ndarray | None = None  # the track's first landmarks (canvas px)
+    offset: np.ndarray | None = None  # mean face minus first landmarks, in the first frame's frame
 
 
 @dataclass
@@ -114,6 +118,17 @@ def expressive_indices() -> np.ndarray:
     sets = (c.FACEMESH_LIPS, c.FACEMESH_LEFT_EYE, c.FACEMESH_RIGHT_EYE, c.FACEMESH_LEFT_EYEBROW,
             c.FACEMESH_RIGHT_EYEBROW, c.FACEMESH_LEFT_IRIS, c.FACEMESH_RIGHT_IRIS)
     return np.array(sorted({i for s in sets for edge in s for i in edge}), dtype=np.int64)
+
+
+def similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares scale, rotation and shift taking 2-D points ``source`` onto ``target`` (Umeyama 1991)."""
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    a, b = source - mu_s, target - mu_t
+    u, sigma, vt = np.linalg.svd(b.T @ a / len(a))
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ d @ vt
+    scale = float(np.trace(np.diag(sigma) @ d) / max((a ** 2).sum() / len(a), 1e-12))
+    return scale, rotation, mu_t - scale * mu_s @ rotation.T
 
 
 def lab_statistics(image: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
@@ -244,10 +259,25 @@ class VideoAnonymizer:
         shape = np.setdiff1d(np.arange(len(points)), expressive)
         smoothed[expressive] = state.expressive(points[expressive])
         smoothed[shape] = state.shape(points[shape])
+        if self.config.toward_mean_face:
+            smoothed[:, :2] += self.config.toward_mean_face * self._identity_offset(state, smoothed[:, :2],
+                                                                                  marks.canvas_size)
         marks = Landmarks(points=smoothed.astype(np.float32), canvas_size=marks.canvas_size)
         resolution = self.anonymizer.synthesizer.resolution
         canvas = render_landmarks(marks, size=resolution, style=self.anonymizer.synthesizer.render_style)
         return _Face(aligned, canvas, face_outline_mask(marks, resolution), state)
+
+    def _identity_offset(self, state: _TrackState, xy: np.ndarray, canvas_size: int) -> np.ndarray:
+        """How far the mean face's geometry lies from this track's, turned and scaled to the current pose."""
+        from ganon.video.reference import mean_face_shape
+
+        shape = np.setdiff1d(np.arange(len(xy)), expressive_indices())
+        if state.first_xy is None or state.offset is None:
+            reference = mean_face_shape() * canvas_size
+            scale, rotation, shift = similarity(reference[shape], xy[shape])
+            state.first_xy, state.offset = xy.copy(), (scale * reference @ rotation.T + shift) - xy
+        scale, rotation, _ = similarity(state.first_xy[shape], xy[shape])
+        return scale * state.offset @ rotation.T
 
     def _on_miss(self, aligned: AlignedFace) -> _Face:
         policy = self.anonymizer.config.on_miss

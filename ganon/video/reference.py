@@ -1,0 +1,58 @@
+"""A mean face shape (478 normalised face-mesh points) of openpeople's ten synthetic studio portraits.
+
+Used to move a tracked person's face geometry towards an average one, so that the generator paints a
+face that resembles the person less while mouth and eyes still move as theirs do.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ganon.backends.errors import BackendUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+def _portraits() -> list[Path]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("openpeople")
+    if spec is None or spec.origin is None:
+        raise BackendUnavailableError("reference-face", "mean-face", "package openpeople",
+                                      "pip install openpeople==0.1.2")
+    return sorted((Path(spec.origin).parent / "data" / "curated").glob("P*/assets/studio_portrait.jpg"))
+
+
+@lru_cache(maxsize=1)
+def mean_face_shape() -> np.ndarray:
+    """(478, 2) landmarks on a unit canvas: Procrustes mean of the portraits' aligned face meshes."""
+    from ganon.backends import build
+    from ganon.backends.face_mesh import FaceMesh
+    from ganon.imageio import read_image
+    from ganon.pipeline.extract import AlignConfig, extract_faces
+    from ganon.video.anonymize import similarity
+
+    detector = build("detector", "retinaface-mobilenet")
+    shapes = []
+    with FaceMesh() as mesh:
+        for path in _portraits():
+            for face in extract_faces(read_image(path).rgb, detector, AlignConfig(size=512))[:1]:
+                marks = mesh(face.image)
+                if marks is not None:
+                    shapes.append(marks.xy.astype(np.float64) / marks.canvas_size)
+    if len(shapes) < 3:
+        raise BackendUnavailableError("reference-face", "mean-face", "openpeople's portraits (found "
+                                      f"{len(shapes)} faces)", "pip install openpeople==0.1.2")
+    mean = shapes[0]
+    for _ in range(3):
+        aligned = []
+        for shape in shapes:
+            scale, rotation, shift = similarity(shape, mean)
+            aligned.append(scale * shape @ rotation.T + shift)
+        mean = np.mean(aligned, axis=0)
+    logger.info("mean face from %d portraits", len(shapes))
+    return mean
