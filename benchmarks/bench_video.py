@@ -36,6 +36,9 @@ VARIANTS.register("tracked-uniform-landmarks")(lambda: VideoConfig(shape_landmar
 VARIANTS.register("tracked-fixed-colour")(lambda: VideoConfig(fixed_colour=True))
 VARIANTS.register("tracked-mean-face-50")(lambda: VideoConfig(toward_mean_face=0.5))
 VARIANTS.register("tracked-mean-face-100")(lambda: VideoConfig(toward_mean_face=1.0))
+VARIANTS.register("tracked-blend-50")(lambda: VideoConfig(face_blend=0.5))
+VARIANTS.register("tracked-mean-face-blend-50")(lambda: VideoConfig(toward_mean_face=1.0, face_blend=0.5))
+VARIANTS.register("tracked-mean-face-blend-30")(lambda: VideoConfig(toward_mean_face=1.0, face_blend=0.3))
 
 COLUMNS = ("fps", "flicker_ratio", "leaked_frames", "drift_anonymized", "distance_min", "distance_mean",
            "within_threshold", "sampled", "mouth_r", "eye_r")

@@ -210,3 +210,71 @@ def _summarise(frames: int, tracks: int, face_frames: int, flicker_o: list[float
 def evaluate_video_files(pairs: list[tuple[Path, Path]], config: VideoEvalConfig = VideoEvalConfig()) -> list[dict]:
     """``evaluate_video`` over several (original, anonymized) pairs, one dict per pair with the paths."""
     return [{"original": str(o), "anonymized": str(a), **evaluate_video(o, a, config).to_dict()} for o, a in pairs]
+
+
+@dataclass
+class VariantComparison:
+    """Several anonymizations of one clip: the measures (one row per variant) and a few frames of each."""
+
+    table: "object"  # pandas.DataFrame, indexed by variant
+    frames: dict[str, list[np.ndarray]]  # "original" and each variant -> frames at ``indices``
+    indices: list[int]
+
+
+def compare_variants(source: str | os.PathLike[str], variants: dict[str, object], work_dir: str | os.PathLike[str],
+                     *, limit: int = 48, strip: int = 4, weights: str | None = None, stride: int = 4,
+                     anonymizer: object | None = None) -> VariantComparison:
+    """Cut the first ``limit`` frames of ``source``, anonymize them with each ``VideoConfig`` in ``variants``
+    (written under ``work_dir``), measure each with ``evaluate_video`` and keep ``strip`` evenly spaced frames."""
+    import pandas as pd
+
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.video.anonymize import VideoAnonymizer
+    from ganon.video.io import VideoWriter, read_frames
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    info = VideoReader(source).info
+    original = read_frames(source, limit=limit)
+    clip = work / f"{Path(source).stem}-first{len(original)}.mp4"
+    clip.unlink(missing_ok=True)
+    with VideoWriter(clip, width=info.width, height=info.height, fps=info.fps) as writer:
+        for frame in original:
+            writer.write(frame)
+    model = anonymizer or Anonymizer.from_weights(weights)
+    indices = [round(i * (len(original) - 1) / max(1, strip - 1)) for i in range(strip)]
+    frames = {"original": [original[i] for i in indices]}
+    rows = []
+    for name, config in variants.items():
+        target = work / f"{clip.stem}-{name}.mp4"
+        target.unlink(missing_ok=True)
+        result = VideoAnonymizer(model, config).anonymize_file(clip, target, progress=False)  # type: ignore[arg-type]
+        measures = evaluate_video(clip, target, VideoEvalConfig(stride=stride)).to_dict()
+        measures.pop("leaked")
+        rows.append({"variant": name, "frames per second": round(result.fps, 1), **measures})
+        anonymized = read_frames(target, limit=limit)
+        frames[name] = [anonymized[i] for i in indices]
+    return VariantComparison(pd.DataFrame(rows).set_index("variant"), frames, indices)
+
+
+def frame_strip(comparison: VariantComparison, *, width: float = 12.0) -> "object":
+    """A grid of frames: one row per variant (the original first), one column per sampled frame."""
+    import matplotlib.pyplot as plt
+
+    names = list(comparison.frames)
+    cols = len(comparison.indices)
+    first = comparison.frames[names[0]][0]
+    height = width / cols * first.shape[0] / first.shape[1] * len(names)
+    fig, axes = plt.subplots(len(names), cols, figsize=(width, height), squeeze=False)
+    for row, name in enumerate(names):
+        for col, (image, index) in enumerate(zip(comparison.frames[name], comparison.indices)):
+            ax = axes[row][col]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(name)
+            if row == 0:
+                ax.set_title(f"frame {index}")
+    fig.tight_layout()
+    return fig

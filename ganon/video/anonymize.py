@@ -47,6 +47,8 @@ class VideoConfig:
     fixed_colour: bool = False  # keep a track's first colour target for the whole track
     # Move each track's face geometry this fraction of the way to a mean face (0: the person's own).
     toward_mean_face: float = 0.0
+    # Weight of the new generator output against the track's previous one (1: no temporal blending).
+    face_blend: float = 1.0
     hold_landmarks: int = 10  # frames a track reuses its last landmarks when the mesh finds none
     window: int = 8  # frames buffered per generator batch
 
@@ -92,6 +94,7 @@ class _TrackState:
     fixed_target: np.ndarray | None = None
     first_xy: np.ndarray | None = None  # the track's first landmarks (canvas px)
     offset: np.ndarray | None = None  # mean face minus first landmarks, in the first frame's frame
+    last_face: np.ndarray | None = None  # previous (blended) generator output, float32
 
 
 @dataclass
@@ -299,7 +302,7 @@ class VideoAnonymizer:
                progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:
         todo = [face for item in pending for face in item.faces if face.canvas is not None]
         for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo])):
-            face.synthesized = out
+            face.synthesized = self._blend_in_time(face.state, out)
         blend = BlendConfig(**{**asdict(self.anonymizer.config.blend), "color_match": False})
         for item in pending:
             composite = item.image.copy()
@@ -319,6 +322,14 @@ class VideoAnonymizer:
             if progress is not None:
                 progress(1)
             yield composite
+
+    def _blend_in_time(self, state: _TrackState | None, face: np.ndarray) -> np.ndarray:
+        weight = self.config.face_blend
+        if state is None or weight >= 1.0:
+            return face
+        new = face.astype(np.float32)
+        state.last_face = new if state.last_face is None else weight * new + (1 - weight) * state.last_face
+        return np.clip(np.round(state.last_face), 0, 255).astype(np.uint8)
 
     def _match_colour(self, face: _Face) -> np.ndarray:
         """Colour transfer onto the synthesized face, towards the (smoothed) colours of the real one."""
