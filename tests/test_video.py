@@ -172,3 +172,21 @@ def test_evaluate_video_finds_no_leak_in_our_output_and_every_frame_of_a_copy(cl
     assert same.distance_mean < 0.2  # a copy is the same person
     assert ours.distance_mean > same.distance_mean + 0.2
     assert ours.flicker_ratio > same.flicker_ratio > 0
+
+
+def test_similarity_recovers_a_known_pose_and_the_mean_face_is_upright() -> None:
+    from ganon.video.anonymize import similarity
+    from ganon.video.reference import mean_face_shape
+
+    rng = np.random.default_rng(1)
+    source = rng.uniform(0, 100, size=(40, 2))
+    angle = np.radians(12)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    target = 1.7 * source @ rotation.T + np.array([5.0, -3.0])
+    scale, found, shift = similarity(source, target)
+    assert abs(scale - 1.7) < 1e-9 and np.allclose(found, rotation) and np.allclose(shift, [5.0, -3.0])
+    mean = mean_face_shape()
+    assert mean.shape == (478, 2) and (mean > -0.2).all() and (mean < 1.3).all()  # the chin may pass the box
+    left, right = mean[[33, 133]].mean(0), mean[[362, 263]].mean(0)
+    assert abs(left[1] - right[1]) < 0.01 and right[0] - left[0] > 0.15  # eyes level and apart
+    assert mean[152, 1] > mean[1, 1] > left[1]  # chin below nose below eyes

@@ -16,6 +16,8 @@ from ganon.backends.errors import BackendUnavailableError
 
 logger = logging.getLogger(__name__)
 
+_PORTRAIT_SIDE = 768
+
 
 def _portraits() -> list[Path]:
     import importlib.util
@@ -30,6 +32,8 @@ def _portraits() -> list[Path]:
 @lru_cache(maxsize=1)
 def mean_face_shape() -> np.ndarray:
     """(478, 2) landmarks on a unit canvas: Procrustes mean of the portraits' aligned face meshes."""
+    import cv2
+
     from ganon.backends import build
     from ganon.backends.face_mesh import FaceMesh
     from ganon.imageio import read_image
@@ -40,7 +44,11 @@ def mean_face_shape() -> np.ndarray:
     shapes = []
     with FaceMesh() as mesh:
         for path in _portraits():
-            for face in extract_faces(read_image(path).rgb, detector, AlignConfig(size=512))[:1]:
+            image = read_image(path).rgb
+            shrink = _PORTRAIT_SIDE / max(image.shape[:2])  # the portraits are 1.5-2.8K px; the face is large
+            if shrink < 1:
+                image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+            for face in extract_faces(image, detector, AlignConfig(size=512))[:1]:
                 marks = mesh(face.image)
                 if marks is not None:
                     shapes.append(marks.xy.astype(np.float64) / marks.canvas_size)
