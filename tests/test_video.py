@@ -165,13 +165,19 @@ def test_evaluate_video_finds_no_leak_in_our_output_and_every_frame_of_a_copy(cl
     with VideoWriter(copy, width=info.width, height=info.height, fps=info.fps) as writer:
         for frame in VideoReader(clip):
             writer.write(frame)
-    config = VideoEvalConfig(stride=6)
-    ours, same = evaluate_video(clip, output, config), evaluate_video(clip, copy, config)
-    assert ours.frames == same.frames == CLIP_FRAMES and ours.face_frames == CLIP_FRAMES
-    assert ours.leaked_frames == 0 and same.leaked_frames == CLIP_FRAMES
+    report = tmp_path / "ours.json"
+    result = CliRunner().invoke(app, ["evaluate", "video", str(clip), str(output), "--stride", "6",
+                                      "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    ours = json.loads(report.read_text())
+    same = evaluate_video(clip, copy, VideoEvalConfig(stride=6))
+    assert ours["frames"] == same.frames == CLIP_FRAMES and ours["face_frames"] == CLIP_FRAMES
+    assert ours["leaked_frames"] == 0 and same.leaked_frames == CLIP_FRAMES
     assert same.distance_mean < 0.2  # a copy is the same person
-    assert ours.distance_mean > same.distance_mean + 0.2
-    assert ours.flicker_ratio > same.flicker_ratio > 0
+    assert ours["distance_mean"] > same.distance_mean + 0.2
+    assert ours["flicker_ratio"] > same.flicker_ratio > 0
+    short = CliRunner().invoke(app, ["evaluate", "video", str(clip), str(anonymized[0].with_name("nope.mp4"))])
+    assert short.exit_code == 1 and "nope.mp4" in short.output
 
 
 def test_similarity_recovers_a_known_pose_and_the_mean_face_is_upright() -> None:
