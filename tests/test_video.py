@@ -196,3 +196,28 @@ def test_similarity_recovers_a_known_pose_and_the_mean_face_is_upright() -> None
     left, right = mean[[33, 133]].mean(0), mean[[362, 263]].mean(0)
     assert abs(left[1] - right[1]) < 0.01 and right[0] - left[0] > 0.15  # eyes level and apart
     assert mean[152, 1] > mean[1, 1] > left[1]  # chin below nose below eyes
+
+
+def test_a_variable_rate_video_keeps_its_frame_count(samples_dir: Path, tmp_path: Path) -> None:
+    """face_noface.mov stores 169 frames at a varying rate; decoding must not pad it to a constant rate."""
+    source = samples_dir / "videos" / "face_noface.mov"
+    info = probe(source)
+    target = tmp_path / "copy.mov"
+    with VideoWriter(target, width=info.width, height=info.height, fps=info.fps, audio_from=source) as writer:
+        for frame in VideoReader(source):
+            writer.write(frame)
+    assert writer.frames == info.frames == 169 and probe(target).frames == 169
+    assert probe(target).audio_codec == info.audio_codec
+
+
+def test_a_video_without_faces_is_reported_and_not_written(samples_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "no_face.mp4"  # the first 12 frames of the sample
+    _ffmpeg("-i", str(samples_dir / "videos" / "no_face.mp4"), "-frames:v", "12", "-c:v", "libx264", "-an", str(source))
+    out = tmp_path / "out"
+    report = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["anonymize", str(source), "--out", str(out),
+                                      "--json", str(report), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads(report.read_text())["files"][0]
+    assert entry["status"] == "no_face" and entry["targets"] == [] and entry["video"]["frames"] == 12
+    assert not any(out.iterdir())  # not even a temporary file is left behind

@@ -108,7 +108,9 @@ class VideoReader:
         import imageio_ffmpeg
 
         width, height = self.info.width, self.info.height
-        reader = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+        # passthrough: one frame per coded frame (ffmpeg would otherwise duplicate frames of a
+        # variable-rate video to a constant rate, and the count would change)
+        reader = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24", output_params=["-fps_mode", "passthrough"])
         try:
             next(reader)
             for raw in reader:
