@@ -296,6 +296,8 @@ class VideoAnonymizer:
 
     def _prepare_naive(self, index: int, frame: np.ndarray, result: VideoResult) -> _Frame:
         faces = [_Face(s.aligned, s.canvas, s.outline, None) for s in self.anonymizer.prepare(frame)]
+        if self.anonymizer.config.on_miss == "error" and any(face.canvas is None for face in faces):
+            raise FaceMissError(f"frame {index}: a face has no landmarks, and --on-miss is 'error'")
         return _Frame(index, frame, faces)
 
     def _flush(self, pending: list[_Frame], result: VideoResult,
