@@ -238,7 +238,10 @@ class VideoAnonymizer:
         for face in tracked:
             state = states.setdefault(face.track_id, self._new_state(fps))
             result.predicted_frames += not face.detected
-            faces.append(self._prepare_face(frame, face, state, result))
+            try:
+                faces.append(self._prepare_face(frame, face, state, result))
+            except FaceMissError as error:
+                raise FaceMissError(f"frame {index}: {error}") from None
         return _Frame(index, frame, faces)
 
     def _prepare_face(self, frame: np.ndarray, face: TrackedFace, state: _TrackState,
