@@ -32,13 +32,17 @@ log = logging.getLogger("bench_video")
 VARIANTS: Registry = Registry("video variant")
 VARIANTS.register("naive")(lambda: VideoConfig(tracked=False))
 VARIANTS.register("tracked")(lambda: VideoConfig())
-VARIANTS.register("tracked-uniform-landmarks")(lambda: VideoConfig(shape_landmarks=None))
-VARIANTS.register("tracked-fixed-colour")(lambda: VideoConfig(fixed_colour=True))
-VARIANTS.register("tracked-mean-face-50")(lambda: VideoConfig(toward_mean_face=0.5))
-VARIANTS.register("tracked-mean-face-100")(lambda: VideoConfig(toward_mean_face=1.0))
-VARIANTS.register("tracked-blend-50")(lambda: VideoConfig(face_blend=0.5))
-VARIANTS.register("tracked-mean-face-blend-50")(lambda: VideoConfig(toward_mean_face=1.0, face_blend=0.5))
-VARIANTS.register("tracked-mean-face-blend-30")(lambda: VideoConfig(toward_mean_face=1.0, face_blend=0.3))
+# Each of these changes one or two settings of the default, or goes back to the first design.
+VARIANTS.register("tracked-own-geometry")(lambda: VideoConfig(toward_mean_face=0.0, face_blend=1.0))
+VARIANTS.register("tracked-own-geometry-uniform-landmarks")(
+    lambda: VideoConfig(toward_mean_face=0.0, face_blend=1.0, shape_landmarks=None))
+VARIANTS.register("tracked-own-geometry-fixed-colour")(
+    lambda: VideoConfig(toward_mean_face=0.0, face_blend=1.0, fixed_colour=True))
+VARIANTS.register("tracked-own-geometry-blend-50")(lambda: VideoConfig(toward_mean_face=0.0, face_blend=0.5))
+VARIANTS.register("tracked-mean-face-50-no-blend")(lambda: VideoConfig(toward_mean_face=0.5, face_blend=1.0))
+VARIANTS.register("tracked-mean-face-no-blend")(lambda: VideoConfig(face_blend=1.0))
+VARIANTS.register("tracked-mean-face-blend-50")(lambda: VideoConfig(face_blend=0.5))
+VARIANTS.register("tracked-mean-face-130")(lambda: VideoConfig(toward_mean_face=1.3))
 
 COLUMNS = ("fps", "flicker_ratio", "leaked_frames", "drift_anonymized", "distance_min", "distance_mean",
            "within_threshold", "sampled", "mouth_r", "eye_r")
@@ -87,7 +91,7 @@ def markdown(report: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", nargs="+", default=["single_face", "wolfgang_langer"])
-    parser.add_argument("--variants", nargs="+", default=["naive", "tracked"], choices=VARIANTS.names())
+    parser.add_argument("--variants", nargs="+", default=["naive", "tracked-own-geometry", "tracked"], choices=VARIANTS.names())
     parser.add_argument("--stride", type=int, default=4, help="identity measured on every N-th frame")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--samples", type=Path, default=Path("samples"))

@@ -46,9 +46,9 @@ class VideoConfig:
     colour: OneEuroConfig = OneEuroConfig(min_cutoff=0.5, beta=0.0)  # Lab mean and spread of the target
     fixed_colour: bool = False  # keep a track's first colour target for the whole track
     # Move each track's face geometry this fraction of the way to a mean face (0: the person's own).
-    toward_mean_face: float = 0.0
+    toward_mean_face: float = 1.0
     # Weight of the new generator output against the track's previous one (1: no temporal blending).
-    face_blend: float = 1.0
+    face_blend: float = 0.3
     hold_landmarks: int = 10  # frames a track reuses its last landmarks when the mesh finds none
     window: int = 8  # frames buffered per generator batch
 
