@@ -182,7 +182,7 @@ def test_evaluate_video_finds_no_leak_in_our_output_and_every_frame_of_a_copy(cl
 
 def test_similarity_recovers_a_known_pose_and_the_mean_face_is_upright() -> None:
     from ganon.video.anonymize import similarity
-    from ganon.video.reference import mean_face_shape
+    from ganon.video.reference import compute_mean_face_shape, mean_face_shape
 
     rng = np.random.default_rng(1)
     source = rng.uniform(0, 100, size=(40, 2))
@@ -196,6 +196,7 @@ def test_similarity_recovers_a_known_pose_and_the_mean_face_is_upright() -> None
     left, right = mean[[33, 133]].mean(0), mean[[362, 263]].mean(0)
     assert abs(left[1] - right[1]) < 0.01 and right[0] - left[0] > 0.15  # eyes level and apart
     assert mean[152, 1] > mean[1, 1] > left[1]  # chin below nose below eyes
+    assert np.abs(compute_mean_face_shape() - mean).max() < 1e-5  # the shipped file is what openpeople gives
 
 
 def test_a_variable_rate_video_keeps_its_frame_count(samples_dir: Path, tmp_path: Path) -> None:

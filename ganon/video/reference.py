@@ -1,11 +1,14 @@
 """A mean face shape (478 normalised face-mesh points) of openpeople's ten synthetic studio portraits.
 
 Used to move a tracked person's face geometry towards an average one, so that the generator paints a
-face that resembles the person less while mouth and eyes still move as theirs do.
+face that resembles the person less while mouth and eyes still move as theirs do. The shape ships as
+``mean_face.json`` (so videos need no extra package); ``compute_mean_face_shape`` rebuilds it from
+openpeople==0.1.2, and a test checks that the two agree.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -29,8 +32,28 @@ def _portraits() -> list[Path]:
     return sorted((Path(spec.origin).parent / "data" / "curated").glob("P*/assets/studio_portrait.jpg"))
 
 
+MEAN_FACE_FILE = Path(__file__).with_name("mean_face.json")
+
+
 @lru_cache(maxsize=1)
 def mean_face_shape() -> np.ndarray:
+    """(478, 2) landmarks on a unit canvas, as shipped in ``mean_face.json``."""
+    data = json.loads(MEAN_FACE_FILE.read_text(encoding="utf-8"))
+    return np.asarray(data["points"], dtype=np.float64)
+
+
+def write_mean_face(path: Path = MEAN_FACE_FILE) -> Path:
+    """Recompute the mean face from openpeople and write it (with its origin) as JSON."""
+    shape = compute_mean_face_shape()
+    record = {"origin": "Procrustes mean of the MediaPipe face mesh of openpeople==0.1.2's ten "
+                        "data/curated/P*/assets/studio_portrait.jpg, aligned as ganon's Section 3.1 (512 px canvas, "
+                        f"portraits shrunk to {_PORTRAIT_SIDE} px), coordinates divided by the canvas size",
+              "points": np.round(shape, 6).tolist()}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return path
+
+
+def compute_mean_face_shape() -> np.ndarray:
     """(478, 2) landmarks on a unit canvas: Procrustes mean of the portraits' aligned face meshes."""
     import cv2
 
