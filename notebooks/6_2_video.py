@@ -117,8 +117,12 @@ table.to_csv(Path(results) / "video_metrics.csv")
 table.round(3)
 
 # %% [markdown]
-# Read the table with the clip's length in mind: two seconds of one person give few sampled frames
-# for the identity measures, and the generator shipped with this book paints soft faces. The full
-# comparison on both sample videos, with every variant that was tried, is in
-# `benchmarks/results/` (`python benchmarks/bench_video.py`). The frames per second include decoding,
-# detection, face mesh, generator, paste-back and encoding on this machine's CPU.
+# Read the table with the clip's length in mind. Two seconds give few sampled frames for the identity
+# measures, and in these two seconds the mouth and eyes hardly move, so the two correlations say
+# little here; the generator shipped with this book paints soft faces. A flicker ratio below 1 means
+# the anonymized face changes less from frame to frame than the real one, which moves and changes
+# expression. The comparison on both whole sample videos, with every variant that was tried, is in
+# `benchmarks/results/` (`python benchmarks/bench_video.py`): there the tracked default keeps every
+# face replaced, changes about as much as the original from frame to frame, and drifts less in
+# identity than frames anonymized one by one, at a cost in how closely the eyes follow. The frames per
+# second include decoding, detection, face mesh, generator, paste-back and encoding on the CPU.

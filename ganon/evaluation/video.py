@@ -219,6 +219,7 @@ class VariantComparison:
     table: "object"  # pandas.DataFrame, indexed by variant
     frames: dict[str, list[np.ndarray]]  # "original" and each variant -> frames at ``indices``
     indices: list[int]
+    crop: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 around every face of the strip
 
 
 def compare_variants(source: str | os.PathLike[str], variants: dict[str, object], work_dir: str | os.PathLike[str],
@@ -254,26 +255,39 @@ def compare_variants(source: str | os.PathLike[str], variants: dict[str, object]
         rows.append({"variant": name, "frames per second": round(result.fps, 1), **measures})
         anonymized = read_frames(target, limit=limit)
         frames[name] = [anonymized[i] for i in indices]
-    return VariantComparison(pd.DataFrame(rows).set_index("variant"), frames, indices)
+    from ganon.backends import build
+
+    detector = build("detector", VideoEvalConfig().detector)
+    boxes = [d.box for frame in frames["original"] for d in detector.detect(frame)]
+    crop = None
+    if boxes:
+        union = np.array([min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                          max(b[3] for b in boxes)])
+        crop = _box_region(union, original[0].shape, grow=0.25)
+    return VariantComparison(pd.DataFrame(rows).set_index("variant"), frames, indices, crop)
 
 
-def frame_strip(comparison: VariantComparison, *, width: float = 12.0) -> "object":
-    """A grid of frames: one row per variant (the original first), one column per sampled frame."""
+def frame_strip(comparison: VariantComparison, *, width: float = 10.0) -> "object":
+    """A grid of frames cut to the faces: one row per variant (the original first), one column per frame."""
     import matplotlib.pyplot as plt
+
+    import textwrap
 
     names = list(comparison.frames)
     cols = len(comparison.indices)
-    first = comparison.frames[names[0]][0]
+    x0, y0, x1, y1 = comparison.crop or (0, 0, comparison.frames[names[0]][0].shape[1],
+                                         comparison.frames[names[0]][0].shape[0])
+    first = comparison.frames[names[0]][0][y0:y1, x0:x1]
     height = width / cols * first.shape[0] / first.shape[1] * len(names)
     fig, axes = plt.subplots(len(names), cols, figsize=(width, height), squeeze=False)
     for row, name in enumerate(names):
         for col, (image, index) in enumerate(zip(comparison.frames[name], comparison.indices)):
             ax = axes[row][col]
-            ax.imshow(image)
+            ax.imshow(image[y0:y1, x0:x1])
             ax.set_xticks([])
             ax.set_yticks([])
             if col == 0:
-                ax.set_ylabel(name)
+                ax.set_ylabel(textwrap.fill(name, 14), fontsize=9)
             if row == 0:
                 ax.set_title(f"frame {index}")
     fig.tight_layout()
