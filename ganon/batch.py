@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from ganon import __version__
 from ganon.imageio import IMAGE_SUFFIXES, write_bytes_atomic
+from ganon.video import VIDEO_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,11 @@ def plan_outputs(
     return jobs
 
 
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is taken as a video (by suffix: mp4, mov, avi, mkv, webm)."""
+    return PurePath(path).suffix.lower() in VIDEO_SUFFIXES
+
+
 def face_target(job: Job, index: int, suffix: str = ".png") -> Path:
     """Path of the ``index``-th face crop of ``job`` for ``--mode crops``, e.g. ``out/photo_face00.png``."""
     if index < 0:
@@ -128,6 +134,8 @@ def _normalise_suffix(suffix: str | None) -> str | None:
 
 
 def _with_suffix(relative: PurePath, suffix: str | None) -> PurePath:
+    if is_video(relative):
+        return relative  # a video stays in its own container; --suffix is for photos
     if suffix is not None:
         return (
             relative.with_name(relative.stem + suffix)
@@ -144,7 +152,7 @@ def _is_within(path: Path, folder: Path) -> bool:
 
 
 def _walk(root: Path, out_resolved: Path, *, recursive: bool) -> list[PurePath]:
-    """Image files under ``root`` as paths relative to it, sorted by their parts."""
+    """Image and video files under ``root`` as paths relative to it, sorted by their parts."""
     found: list[PurePath] = []
     ignored: Counter[str] = Counter()
 
@@ -171,7 +179,7 @@ def _walk(root: Path, out_resolved: Path, *, recursive: bool) -> list[PurePath]:
             if name.startswith("."):
                 continue
             file_suffix = Path(name).suffix.lower()
-            if file_suffix not in IMAGE_SUFFIXES:
+            if file_suffix not in IMAGE_SUFFIXES and file_suffix not in VIDEO_SUFFIXES:
                 ignored[file_suffix or "(none)"] += 1
                 continue
             if _is_within((here / name).resolve(), out_resolved):
@@ -180,10 +188,10 @@ def _walk(root: Path, out_resolved: Path, *, recursive: bool) -> list[PurePath]:
     if ignored:
         summary = ", ".join(f"{ext} ({n})" for ext, n in sorted(ignored.items()))
         logger.warning(
-            "%s: skipped %d files that are not images by suffix: %s", root, sum(ignored.values()), summary
+            "%s: skipped %d files that are not images or videos by suffix: %s", root, sum(ignored.values()), summary
         )
     if not found:
-        logger.warning("%s: no image files found", root)
+        logger.warning("%s: no image or video files found", root)
     return sorted(found, key=lambda rel: rel.parts)
 
 
@@ -259,6 +267,7 @@ class FileResult:
     reason: str = ""
     seconds: float = 0.0
     faces_obscured: int = 0  # detected faces pixelated and blurred (too small, no landmarks), never left
+    video: Mapping[str, Any] | None = None  # a video's frames, tracks, faces per frame, ...
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -286,6 +295,7 @@ class FileResult:
             "faces_obscured": self.faces_obscured,
             "reason": self.reason,
             "seconds": round(float(self.seconds), 4),
+            **({"video": dict(self.video)} if self.video is not None else {}),
         }
 
 

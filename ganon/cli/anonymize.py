@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ganon.batch import FAILING_STATUSES, BatchReport, PlanError, plan_outputs
+from ganon.batch import FAILING_STATUSES, BatchReport, PlanError, is_video, plan_outputs
 from ganon.weights import WeightsNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ class NoFaceChoice(str, Enum):
 
 
 def anonymize(
-    inputs: list[Path] = typer.Argument(..., metavar="INPUT...", help="Photos and folders (searched recursively)."),
+    inputs: list[Path] = typer.Argument(..., metavar="INPUT...",
+                                        help="Photos, videos (mp4, mov, avi, mkv, webm) and folders (searched recursively)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; it mirrors the input tree."),
     mode: ModeChoice = typer.Option(
         ModeChoice.composite, "--mode",
@@ -70,7 +71,10 @@ def anonymize(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (never inputs)."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ) -> None:
-    """Replace every face in the given photos by a synthesized one with the same expression."""
+    """Replace every face in the given photos and videos by a synthesized one with the same expression.
+
+    Videos keep size, frame rate, frame count and audio; faces are tracked so each person keeps one face.
+    """
     from ganon.pipeline.anonymize import DETECTION_PRESETS, AnonymizeConfig, Anonymizer
     from ganon.pipeline.files import WriteOptions, anonymize_files
 
@@ -82,7 +86,7 @@ def anonymize(
     except (PlanError, OSError) as error:
         _fail(error)
     if not jobs:
-        _fail(f"no images found in {', '.join(str(p) for p in inputs)}")
+        _fail(f"no images or videos found in {', '.join(str(p) for p in inputs)}")
     try:
         config = AnonymizeConfig(mode=mode.value, detector=detector, detector_threshold=threshold,
                                  on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face)
@@ -90,7 +94,18 @@ def anonymize(
     except (WeightsNotFoundError, ValueError, RuntimeError, OSError) as error:
         _fail(error)
     out.mkdir(parents=True, exist_ok=True)
-    results = anonymize_files(anonymizer, jobs, options=WriteOptions(overwrite=overwrite), progress=progress)
+    photos = [(i, job) for i, job in enumerate(jobs) if not is_video(job.source)]
+    videos = [(i, job) for i, job in enumerate(jobs) if is_video(job.source)]
+    by_index = {}
+    if photos:
+        by_index.update(zip((i for i, _ in photos), anonymize_files(
+            anonymizer, [job for _, job in photos], options=WriteOptions(overwrite=overwrite), progress=progress)))
+    if videos:
+        from ganon.video.files import anonymize_videos
+
+        by_index.update(zip((i for i, _ in videos), anonymize_videos(
+            anonymizer, [job for _, job in videos], overwrite=overwrite, progress=progress)))
+    results = [by_index[i] for i in range(len(jobs))]
     report = BatchReport.from_results(results, settings={
         "mode": mode.value, "weights": str(anonymizer.synthesizer.source),
         "weights_sha256": anonymizer.synthesizer.sha256, "device": str(anonymizer.synthesizer.device),

@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 evaluate_app = typer.Typer(
     name="evaluate",
-    help="The paper's evaluations: identity (Table 1), baselines, emotion (Tables 2-3), attributes (Table 6).",
+    help="The paper's evaluations: identity (Table 1), baselines, emotion (Tables 2-3), attributes (Table 6); "
+         "and video (temporal measures).",
     no_args_is_help=True,
 )
 
@@ -386,6 +387,31 @@ def attributes(
     typer.echo(result.counts().to_string(index=False))
     typer.echo(removal.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     typer.echo(f"written to {out}")
+
+
+@evaluate_app.command("video")
+def video(
+    original: Path = typer.Argument(..., help="The original video."),
+    anonymized: Path = typer.Argument(..., help="Its anonymized version (same frames)."),
+    stride: int = typer.Option(4, "--stride", min=1, help="Measure identity on every N-th frame."),
+    json_path: Path | None = typer.Option(None, "--json", "--out", help="Write the measures here as JSON."),
+) -> None:
+    """Temporal measures: face flicker, leaked frames, identity drift, distance to the original, expression."""
+    import json
+
+    from ganon.evaluation.video import VideoEvalConfig, VideoLengthError, evaluate_video
+    from ganon.video.io import VideoReadError
+
+    try:
+        measures = evaluate_video(original, anonymized, VideoEvalConfig(stride=stride)).to_dict()
+    except (VideoReadError, VideoLengthError) as error:
+        raise _fail(error) from None
+    text = json.dumps({"original": str(original), "anonymized": str(anonymized), **measures}, indent=2)
+    if json_path is not None:
+        from ganon.imageio import write_bytes_atomic
+
+        write_bytes_atomic(json_path, (text + "\n").encode(), overwrite=True)
+    typer.echo(text)
 
 
 def register(app: typer.Typer) -> None:

