@@ -78,9 +78,11 @@ def test_real_toc_lists_every_section_in_paper_order() -> None:
     assert book.toc_notebooks(REPO) == [
         "3_1_face_extraction", "3_2_segmentation", "3_3_landmarks", "3_4_resynthesis",
         "4_1_anonymization", "4_2_expression", "4_3_attributes", "5_reproduction_report",
+        "6_1_attacks", "6_2_video",
     ]
     assert book.stem_title("3_1_face_extraction") == "3.1 Face extraction"
     assert book.stem_title("5_reproduction_report") == "5 Reproduction report"
+    assert book.stem_title("6_1_attacks") == "6.1 Attacks"
 
 
 def test_real_config_is_offline_and_names_the_repository_in_one_file() -> None:
