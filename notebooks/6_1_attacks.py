@@ -83,7 +83,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ganon.evaluation.attacks import (
-    METHODS_COMPARED, AttackConfig, openpeople_attack_folders, plot_privacy_utility, plot_top_k, run_attacks,
+    METHODS_COMPARED, AttackConfig, profile_attack_folders, plot_privacy_utility, plot_top_k, run_attacks,
 )
 from ganon.evaluation.linkability import plot_local_linkability
 
@@ -99,10 +99,13 @@ attacks_dir = results / "attacks"
 # posed expressions each (its manifest is `data_manifests/datasets/openpeople.yaml`). The gallery is each
 # person's studio portrait; the probes are two expression crops per person (happy and surprised),
 # so chance is one in ten; the trained parrot learns from two more crops per person (neutral and
-# sad), anonymized. No picture is in two roles.
+# sad), anonymized. No picture is in two roles. The `paper` profile uses CelebA instead: 100
+# identities of its official test split (`identity_CelebA.txt`), one gallery image, one probe and two
+# training images each, drawn with the profile's seed (the line below names the set used).
 
 # %%
-folders = openpeople_attack_folders(attacks_dir / "data")
+folders, people = profile_attack_folders(datasets, attacks_dir / "data", seed=seed)
+print("people:", people)
 config = AttackConfig(methods=METHODS_COMPARED, backends=("dlib", "sface", "facenet512"),
                       weights=models["generator"], emotion=models["emotion"])
 attack = run_attacks(folders["gallery"], folders["probe"], folders["train"], attacks_dir / "work", config)

@@ -155,3 +155,48 @@ def test_an_outside_method_enters_as_a_folder_at_the_same_relative_paths(people:
     copied = table.loc[str(people["gallery"] / "P002" / "studio_portrait.png"), "output"]
     assert copied.endswith("P002/studio_portrait.jpg") and Path(copied).read_bytes() == (
         outside / "P002" / "studio_portrait.jpg").read_bytes()
+
+
+def test_celeba_identities_become_attack_folders_by_the_official_split(tmp_path: Path) -> None:
+    """The paper profile's attack data: CelebA's identity file and official test split, in the real layout
+    (here filled with openpeople's photos), dealt into gallery, probe and train without overlap."""
+    from ganon.data.manifests import load_dataset
+    from ganon.evaluation.attacks import celeba_attack_folders
+
+    reader = OpenPeople(kinds=("photo",))
+    table = reader.read()
+    people = sorted(table["subject"].unique())[:4]
+    rows = []  # (file, partition, identity): three people with four test photos, one with two (too few)
+    for p, person in enumerate(people):
+        photos = table[table["subject"] == person].head(4 if p < 3 else 2)
+        rows += [(row.path, 2, 100 + p) for row in photos.itertuples()]
+    rows.append((table[table["subject"] == people[0]].iloc[4].path, 0, 100))  # a training image: never used
+    images = tmp_path / "celeba" / "img_align_celeba"
+    images.mkdir(parents=True)
+    names = [f"{i + 1:06d}.jpg" for i in range(len(rows))]
+    for name, (path, _, _) in zip(names, rows):
+        write_image(images / name, read_image(path).rgb[::4, ::4])
+    attributes = load_dataset("celeba").class_names
+    root = tmp_path / "celeba"
+    (root / "list_attr_celeba.txt").write_text("\n".join(
+        [str(len(names)), " ".join(attributes)] + [f"{n} " + " ".join(["-1"] * 40) for n in names]) + "\n")
+    (root / "list_eval_partition.txt").write_text("".join(f"{n} {r[1]}\n" for n, r in zip(names, rows)))
+    (root / "identity_CelebA.txt").write_text("".join(f"{n} {r[2]}\n" for n, r in zip(names, rows)))
+
+    folders = celeba_attack_folders(root, tmp_path / "attack", n_identities=10, seed=0)
+    trees = {role: sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.jpg"))
+             for role, folder in folders.items()}
+    assert {len(files) for files in trees.values()} == {3, 6}  # 3 people: 1 gallery, 1 probe, 2 train each
+    assert {f.split("/")[0] for f in trees["gallery"]} == {"100", "101", "102"}  # the two-photo person is out
+    files = [f.split("/")[1] for fs in trees.values() for f in fs]
+    assert len(files) == len(set(files)) == 12 and names[-1] not in files  # no overlap, no training image
+    again = celeba_attack_folders(root, tmp_path / "again", n_identities=10, seed=0)
+    assert sorted(p.name for p in again["probe"].rglob("*.jpg")) == sorted(f.split("/")[1] for f in trees["probe"])
+    model = backends.build("identity", "sface")
+    rows_ = attack(embed_identity_folder(folders["gallery"], model), embed_identity_folder(folders["probe"], model),
+                   NearestNeighbourAttacker(metric=model.metric), backend="sface")
+    assert summarize_reid(rows_).loc[0, "n_identities"] == 3
+    from ganon.evaluation.attacks import profile_attack_folders
+
+    chosen, name = profile_attack_folders({"celeba": {"data_dir": str(root)}}, tmp_path / "profile", seed=0)
+    assert name == "CelebA test identities" and sorted(p.name for p in chosen["gallery"].iterdir()) == ["100", "101", "102"]

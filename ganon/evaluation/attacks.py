@@ -108,6 +108,62 @@ def openpeople_attack_folders(out: Path | str, *, gallery: tuple[str, ...] = ("s
     return folders
 
 
+def celeba_attack_folders(root: Path | str, out: Path | str, *, n_identities: int = 100, split: str = "test",
+                          roles: tuple[tuple[str, int], ...] = (("gallery", 1), ("probe", 1), ("train", 2)),
+                          seed: int = 0) -> dict[str, Path]:
+    """CelebA identities (``identity_CelebA.txt``) of one official split as three identity-folder trees.
+
+    ``n_identities`` people with enough images for every role are drawn with ``seed``; each person's
+    images are shuffled with the same seed and dealt to the roles in order, so no image is in two trees.
+    Files are copied unchanged (``<out>/<role>/<identity>/<image_id>``); existing copies are kept.
+    """
+    import shutil
+
+    from ganon.data.datasets.base import read_dataset
+
+    table = read_dataset("celeba", root)
+    table = table[(table["split"] == split) & table["subject"].notna()]
+    if table.empty:
+        raise ValueError(f"{root}: no {split} image has an identity (identity_CelebA.txt is needed for attacks)")
+    need = sum(count for _, count in roles)
+    sizes = table.groupby("subject").size()
+    eligible = sorted(sizes[sizes >= need].index)
+    if len(eligible) < 2:
+        raise ValueError(f"{root}: {len(eligible)} {split} identities have the {need} images the roles need; "
+                         "attacks need at least 2")
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(eligible, size=min(n_identities, len(eligible)), replace=False))
+    folders = {role: Path(out) / role for role, _ in roles}
+    for subject in chosen:
+        rows = table[table["subject"] == subject].sort_values("image_id")
+        order = rng.permutation(len(rows))
+        start = 0
+        for role, count in roles:
+            for i in order[start:start + count]:
+                source = Path(rows.iloc[i]["path"])
+                target = folders[role] / str(subject) / source.name
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
+            start += count
+    logger.info("CelebA %s split: %d identities in %s", split, len(chosen), ", ".join(folders))
+    return folders
+
+
+def profile_attack_folders(datasets: dict, out: Path | str, *, seed: int = 0) -> tuple[dict[str, Path], str]:
+    """The profile's attack data and its name: CelebA identities where the profile has CelebA (the paper
+    profile), openpeople otherwise, or where the CelebA folder has too few identities (said in the name)."""
+    entry = datasets.get("celeba")
+    if entry:
+        try:
+            return celeba_attack_folders(entry["data_dir"], Path(out) / "celeba", seed=seed), "CelebA test identities"
+        except ValueError as error:
+            logger.warning("attacks fall back to openpeople: %s", error)
+            note = f"openpeople (CelebA could not serve: {error})"
+            return openpeople_attack_folders(Path(out) / "openpeople"), note
+    return openpeople_attack_folders(out), "openpeople"
+
+
 @dataclass
 class _Recognizer:
     """A backend, its face-crop variant and the original face boxes: what the attacker knows.
