@@ -107,7 +107,7 @@ attacks_dir = results / "attacks"
 folders, people = profile_attack_folders(datasets, attacks_dir / "data", seed=seed)
 print("people:", people)
 config = AttackConfig(methods=METHODS_COMPARED, backends=("dlib", "sface", "facenet512"),
-                      weights=models["generator"], emotion=models["emotion"])
+                      weights=models["generator"])
 attack = run_attacks(folders["gallery"], folders["probe"], folders["train"], attacks_dir / "work", config)
 print(attack.summary["n_identities"].max(), "people,", attack.summary["n_probes"].max(), "probes")
 print("not run here:", *attack.skipped, sep="\n  ")
@@ -185,7 +185,7 @@ fig.tight_layout()
 # ## Privacy against utility
 #
 # An anonymizer is only useful if it keeps what the picture is for; for GANonymization that is the
-# expression. The expression distance is the measure of Section 4.2: the emotion model (`fer`)
+# expression. The expression distance is the measure of Section 4.2: the offline emotion model (`fer`, in both profiles)
 # predicts its seven class probabilities on the original probe and on its anonymized version, and we
 # average |p_anonymized - p_original| over classes and probes. `emotion_changed` is how often the
 # model's top class changes. The best methods sit in the lower left corner of the plot: hard to

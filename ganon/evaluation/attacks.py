@@ -53,7 +53,9 @@ class AttackConfig:
     backend_options: dict[str, dict] = field(default_factory=lambda: {"dlib": {"upsample": 0}})
     outside: dict[str, str] = field(default_factory=dict)
     weights: str = "ganon-synth-128"
+    #: Emotion backend for the expression cost, and its options (``fer`` cuts the face with a Haar cascade).
     emotion: str = "fer"
+    emotion_options: dict = field(default_factory=lambda: {"crop": "haar"})
     progress: bool = False
 
 
@@ -272,9 +274,14 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
                                  work / method_name / role, progress=config.progress)
             for role, root in roots.items()
         }
-    emotion = backends.build("emotion", config.emotion, crop="haar")
-    expression = pd.DataFrame([{"method": m, **_expression_costs(roots["probe"], o["probe"], emotion)}
-                               for m, o in outputs.items()])
+    try:
+        emotion = backends.build("emotion", config.emotion, **config.emotion_options)
+    except (BackendUnavailableError, ModelUnavailableError) as error:
+        skipped.append(f"expression cost ({config.emotion}): {_short(error)}")
+        expression = pd.DataFrame(columns=["method", "expression_distance", "emotion_changed"])
+    else:
+        expression = pd.DataFrame([{"method": m, **_expression_costs(roots["probe"], o["probe"], emotion)}
+                                   for m, o in outputs.items()])
 
     probe_tables, link_rows, local = [], [], {}
     for backend_name in config.backends:
