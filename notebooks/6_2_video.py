@@ -84,7 +84,7 @@ from ganon.evaluation.video import compare_variants, frame_strip
 from ganon.video.anonymize import VideoConfig
 
 videos = ensure_samples(samples_dir) / "videos"
-clip_frames = 48 if profile == "smoke" else 472
+clip_frames = None if sizes["max_images"] is None else 6 * sizes["max_images"]  # None: all 472 frames
 variants = {
     "frame by frame": VideoConfig(tracked=False),
     "tracked, own geometry": VideoConfig(toward_mean_face=0.0, face_blend=1.0),
@@ -94,7 +94,7 @@ variants = {
 # %% [markdown]
 # ## Three ways to anonymize a clip
 #
-# The first two seconds of the sample video (48 frames in the smoke profile; the whole 472 otherwise):
+# The first two seconds of the sample video (48 frames, six per image of the smoke profile's `max_images`; all 472 in the paper profile):
 # every frame as a lone photo, tracked and smoothed but with the person's own face geometry, and the
 # default of `ganon anonymize`.
 

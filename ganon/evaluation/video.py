@@ -223,7 +223,7 @@ class VariantComparison:
 
 
 def compare_variants(source: str | os.PathLike[str], variants: dict[str, object], work_dir: str | os.PathLike[str],
-                     *, limit: int = 48, strip: int = 4, weights: str | None = None, stride: int = 4,
+                     *, limit: int | None = 48, strip: int = 4, weights: str | None = None, stride: int = 4,
                      anonymizer: object | None = None) -> VariantComparison:
     """Cut the first ``limit`` frames of ``source``, anonymize them with each ``VideoConfig`` in ``variants``
     (written under ``work_dir``), measure each with ``evaluate_video`` and keep ``strip`` evenly spaced frames."""
