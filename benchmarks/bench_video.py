@@ -32,6 +32,7 @@ log = logging.getLogger("bench_video")
 VARIANTS: Registry = Registry("video variant")
 VARIANTS.register("naive")(lambda: VideoConfig(tracked=False))
 VARIANTS.register("tracked")(lambda: VideoConfig())
+VARIANTS.register("tracked-no-guard")(lambda: VideoConfig(guard=None))  # the default without the privacy guard
 # Each of these changes one or two settings of the default, or goes back to the first design.
 VARIANTS.register("tracked-own-geometry")(lambda: VideoConfig(toward_mean_face=0.0, face_blend=1.0))
 VARIANTS.register("tracked-own-geometry-uniform-landmarks")(
@@ -62,7 +63,10 @@ def run(videos: list[str], variants: list[str], samples: Path, stride: int, thre
                 measures = evaluate_video(source, target, VideoEvalConfig(stride=stride)).to_dict()
                 measures.pop("leaked")
                 row = {"video": video, "variant": variant, "fps": round(result.fps, 2), "frames": result.frames,
-                       "tracks": result.tracks, "obscured_frames": len(result.obscured_frames), **measures}
+                       "tracks": result.tracks, "obscured_frames": len(result.obscured_frames),
+                       "guard_checks": result.guard_checks, "guard_steps": result.guard_steps,
+                       "guard_closest": None if result.guard_closest is None else round(result.guard_closest, 4),
+                       **measures}
                 log.info("%s %s: %s", video, variant, {k: row[k] for k in COLUMNS})
                 rows.append(row)
     return {

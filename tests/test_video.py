@@ -226,31 +226,33 @@ def test_a_video_without_faces_is_reported_and_not_written(samples_dir: Path, tm
 
 @pytest.fixture(scope="module")
 def single_face_guarded(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The whole single_face clip (72 frames) anonymized with the default settings: (output, result)."""
+    """The whole single_face clip (72 frames) anonymized with a guard margin of 0.1: (output, result)."""
     from ganon.pipeline.anonymize import Anonymizer
-    from ganon.video.anonymize import VideoAnonymizer
+    from ganon.video.anonymize import VideoAnonymizer, VideoConfig
+    from ganon.video.privacy import PrivacyGuardConfig
 
     target = tmp_path_factory.mktemp("guard") / "single_face.mp4"
-    anonymizer = Anonymizer.from_weights(None)
-    result = VideoAnonymizer(anonymizer).anonymize_file(samples_dir / "videos" / "single_face.mp4", target,
-                                                        progress=False)
+    config = VideoConfig(guard=PrivacyGuardConfig(margin=0.1))
+    result = VideoAnonymizer(Anonymizer.from_weights(None), config).anonymize_file(
+        samples_dir / "videos" / "single_face.mp4", target, progress=False)
     return target, result
 
 
 def test_the_privacy_guard_keeps_every_frame_away_from_the_person(samples_dir: Path, single_face_guarded) -> None:
-    """The mean face alone comes within 0.7 (dlib) of this person: the track steps up once, at its start,
-    and no frame of the output is then within dlib's 0.6 by the evaluator's own (differently cropped) measure."""
+    """The mean face alone comes within 0.7 (dlib) of this person (0.675 at the closest sampled frame without
+    the guard): the track steps up once, at its start, and every sampled frame is then farther than 0.7 by the
+    evaluator's own, differently cropped, measure."""
     from ganon.evaluation.video import VideoEvalConfig, evaluate_video
     from ganon.video.privacy import PrivacyGuardConfig
 
     target, result = single_face_guarded
-    limit = PrivacyGuardConfig().limit
+    limit = PrivacyGuardConfig(margin=0.1).limit
     assert result.frames == 72 and result.obscured_faces == 0
     assert result.guard_checks >= 72 // PrivacyGuardConfig().every
     assert [(s["frame"], s["level"], s["obscured"]) for s in result.guard_steps] == [(0, 1, False)]
     assert result.guard_steps[0]["distance"] < limit <= result.guard_closest
     measures = evaluate_video(samples_dir / "videos" / "single_face.mp4", target, VideoEvalConfig(stride=4))
-    assert measures.leaked_frames == 0 and measures.within_threshold == 0 and measures.distance_min > 0.6
+    assert measures.leaked_frames == 0 and measures.within_threshold == 0 and measures.distance_min > limit
     assert measures.drift_anonymized <= 0.3 and measures.flicker_ratio <= 5
 
 

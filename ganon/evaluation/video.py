@@ -134,7 +134,7 @@ def evaluate_video(original: str | os.PathLike[str], anonymized: str | os.PathLi
     tracker = FaceTracker()
     identity = _Identity(config.crop_margin)
     mesh = FaceMesh()
-    align = AlignConfig(size=256)
+    align = AlignConfig(resolution=256)
 
     flicker_o: list[float] = []
     flicker_a: list[float] = []
