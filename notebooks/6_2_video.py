@@ -146,4 +146,5 @@ table.round(3)
 # not those of `ganon evaluate video`, which finds the face again with dlib's own detector, so the
 # figures above are not the guard grading itself; but both use dlib, and another recognizer may
 # disagree on single frames. The guard costs two dlib descriptors per checked frame, which is most of
-# the drop in frames per second (`benchmarks/results/video-guard-2026-12-03.json`).
+# the drop in frames per second (`benchmarks/results/video-guard-2026-12-03.json`; the cut is
+# `video-guard-cut72-2026-12-03.json`, from `bench_video.py --start 72 --frames 48`).
