@@ -31,6 +31,13 @@
 # - the track's face geometry is moved to that of a **mean face** (the average mesh of openpeople's ten
 #   synthetic studio portraits) while the track's own motion and expression are kept, and the
 #   generator's output is **blended over time**;
+# - a **privacy guard** follows each track: on every third frame, dlib compares the face box of the
+#   output with the same box of the original; when the two come closer than dlib's same-person
+#   threshold (0.6) plus a margin of 0.05, the track steps up once to a stronger treatment and the
+#   frames still waiting are made again with it. The steps move the face geometry past the mean face,
+#   away from the person (twice, then two and a half times as far as the person is from it); a track
+#   that is still too close after the last step is obscured for the rest of the shot. A track never
+#   steps down, so its face changes at most once per step;
 # - privacy fails closed as for photos: a face that has no landmarks (none found, none held from the
 #   last ten frames) is pixelated and blurred. The output keeps size, frame rate, frame count and the
 #   audio (copied unchanged) and carries no metadata.
@@ -125,4 +132,19 @@ table.round(3)
 # `benchmarks/results/` (`python benchmarks/bench_video.py`): there the tracked default keeps every
 # face replaced, changes about as much as the original from frame to frame, and drifts less in
 # identity than frames anonymized one by one, at a cost in how closely the eyes follow. The frames per
-# second include decoding, detection, face mesh, generator, paste-back and encoding on the CPU.
+# second include decoding, detection, face mesh, generator, paste-back, the guard's checks and encoding
+# on the CPU.
+#
+# Why the guard is needed. The mean face is fitted to a track on its first frame, and what the
+# generator paints from it still carries the person's pose, expression, hair line and colours. How
+# close that comes to the person depends on the clip: without the guard, the default stays beyond
+# 0.6 on both whole sample videos, but only just (0.60 on `single_face`), and the Wolfgang Langer video
+# cut to start at frame 72, where her eyes are shut and a hand is at her mouth, gives four sampled
+# frames of twelve within 0.6 (down to 0.51). With the guard, `single_face` steps up once (at frame 6)
+# and stays beyond 0.73, and on that cut no stronger geometry gets far enough, so the track is
+# obscured: a pixelated face, not one that a recognizer takes for hers. The guard's dlib crops are
+# not those of `ganon evaluate video`, which finds the face again with dlib's own detector, so the
+# figures above are not the guard grading itself; but both use dlib, and another recognizer may
+# disagree on single frames. The guard costs two dlib descriptors per checked frame, which is most of
+# the drop in frames per second (`benchmarks/results/video-guard-2026-12-03.json`; the cut is
+# `video-guard-cut72-2026-12-03.json`, from `bench_video.py --start 72 --frames 48`).

@@ -222,3 +222,70 @@ def test_a_video_without_faces_is_reported_and_not_written(samples_dir: Path, tm
     entry = json.loads(report.read_text())["files"][0]
     assert entry["status"] == "no_face" and entry["targets"] == [] and entry["video"]["frames"] == 12
     assert not any(out.iterdir())  # not even a temporary file is left behind
+
+
+@pytest.fixture(scope="module")
+def single_face_guarded(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The whole single_face clip (72 frames) anonymized with a guard margin of 0.1: (output, result)."""
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.video.anonymize import VideoAnonymizer, VideoConfig
+    from ganon.video.privacy import PrivacyGuardConfig
+
+    target = tmp_path_factory.mktemp("guard") / "single_face.mp4"
+    config = VideoConfig(guard=PrivacyGuardConfig(margin=0.1))
+    result = VideoAnonymizer(Anonymizer.from_weights(None), config).anonymize_file(
+        samples_dir / "videos" / "single_face.mp4", target, progress=False)
+    return target, result
+
+
+def test_the_privacy_guard_keeps_every_frame_away_from_the_person(samples_dir: Path, single_face_guarded) -> None:
+    """The mean face alone comes within 0.7 (dlib) of this person (0.60 at the closest sampled frame without
+    the guard): the track steps up once, at its start, and every sampled frame is then farther than 0.7 by the
+    evaluator's own, differently cropped, measure."""
+    from ganon.evaluation.video import VideoEvalConfig, evaluate_video
+    from ganon.video.privacy import PrivacyGuardConfig
+
+    target, result = single_face_guarded
+    limit = PrivacyGuardConfig(margin=0.1).limit
+    assert result.frames == 72 and result.obscured_faces == 0
+    assert result.guard_checks >= 72 // PrivacyGuardConfig().every
+    assert [(s["frame"], s["level"], s["obscured"]) for s in result.guard_steps] == [(0, 1, False)]
+    assert result.guard_steps[0]["distance"] < limit <= result.guard_closest
+    measures = evaluate_video(samples_dir / "videos" / "single_face.mp4", target, VideoEvalConfig(stride=4))
+    assert measures.leaked_frames == 0 and measures.within_threshold == 0 and measures.distance_min > limit
+    assert measures.drift_anonymized <= 0.3 and measures.flicker_ratio <= 5
+
+
+def test_a_track_past_the_ladder_is_obscured_not_left_close(clip: Path) -> None:
+    """With a limit no face can pass, the track climbs every step within the first window, then is obscured."""
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.video.anonymize import VideoAnonymizer, VideoConfig
+    from ganon.video.privacy import PrivacyGuardConfig
+
+    frames = read_frames(clip)
+    config = VideoConfig(guard=PrivacyGuardConfig(margin=5.0))  # limit 5.6: every face is "too close"
+    out, result = VideoAnonymizer(Anonymizer.from_weights(None), config).anonymize_frames(frames, fps=24.0)
+    assert [s["level"] for s in result.guard_steps] == [1, 2, 2] and result.guard_steps[-1]["obscured"]
+    assert result.obscured_frames == list(range(CLIP_FRAMES)) and result.obscured_faces == CLIP_FRAMES
+    x1, y1, x2, y2 = build_detector("retinaface-mobilenet").detect(frames[5])[0].box.astype(int)
+    assert np.abs(out[5][y1:y2, x1:x2].astype(int) - frames[5][y1:y2, x1:x2].astype(int)).mean() > 10
+
+
+def test_a_cut_starting_on_a_grimace_is_obscured_rather_than_left_close(samples_dir: Path, tmp_path: Path) -> None:
+    """Wolfgang Langer from frame 72 (eyes shut, hand at the mouth): the mean face fitted on that first frame
+    comes within 0.6 of her on a third of the sampled frames without the guard (48 frames: 4 of 12, min 0.51);
+    with it the track steps up at its first frame (and further, or to obscured, as needed) and no frame is close."""
+    from ganon.evaluation.video import VideoEvalConfig, evaluate_video
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.video.anonymize import VideoAnonymizer
+    from ganon.video.privacy import PrivacyGuardConfig
+
+    cut = tmp_path / "cut.mp4"
+    _ffmpeg("-i", str(samples_dir / "videos" / "wolfgang_langer.mp4"), "-vf", "select=gte(n\\,72)",
+            "-frames:v", "24", "-c:v", "libx264", "-crf", "12", "-an", str(cut))
+    target = tmp_path / "anonymized.mp4"
+    result = VideoAnonymizer(Anonymizer.from_weights(None)).anonymize_file(cut, target, progress=False)
+    assert result.guard_steps and result.guard_steps[0]["frame"] == 0
+    assert result.guard_steps[-1]["obscured"] or result.guard_closest >= PrivacyGuardConfig().limit
+    measures = evaluate_video(cut, target, VideoEvalConfig(stride=4))
+    assert measures.leaked_frames == 0 and measures.within_threshold == 0 and measures.distance_min > 0.6

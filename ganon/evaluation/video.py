@@ -31,6 +31,7 @@ from ganon.video.tracking import FaceTracker
 logger = logging.getLogger(__name__)
 
 DLIB_SAME_PERSON = 0.6
+CLOSEST_KEPT = 5  # sampled face-frames nearest to the original person listed in the report
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class VideoEvaluation:
     distance_mean: float = float("nan")
     within_threshold: int = 0  # sampled faces within dlib's 0.6 of the original person
     sampled: int = 0
+    closest: list[tuple[int, int, float]] = field(default_factory=list)  # (frame, track, distance), nearest first
     mouth_r: float = float("nan")
     eye_r: float = float("nan")
 
@@ -132,13 +134,13 @@ def evaluate_video(original: str | os.PathLike[str], anonymized: str | os.PathLi
     tracker = FaceTracker()
     identity = _Identity(config.crop_margin)
     mesh = FaceMesh()
-    align = AlignConfig(size=256)
+    align = AlignConfig(resolution=256)
 
     flicker_o: list[float] = []
     flicker_a: list[float] = []
     leaked: set[int] = set()
     face_frames = 0
-    embeddings: dict[int, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)  # (original, anonymized)
+    embeddings: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = defaultdict(list)  # (frame, orig., anon.)
     expression: dict[int, list[tuple[float, float, float, float]]] = defaultdict(list)
     previous: tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]] | None = None
     frames = 0
@@ -164,7 +166,7 @@ def evaluate_video(original: str | os.PathLike[str], anonymized: str | os.PathLi
             if index % config.stride == 0:
                 e_o, e_a = identity(orig, det.box), identity(anon, det.box)
                 if e_o is not None and e_a is not None:
-                    embeddings[face.track_id].append((e_o, e_a))
+                    embeddings[face.track_id].append((index, e_o, e_a))
         previous = (orig.copy(), anon.copy(), boxes)
         if progress is not None:
             progress(1)
@@ -182,16 +184,18 @@ def _measure_expression(mesh: object, orig: np.ndarray, anon: np.ndarray, det: D
 
 
 def _summarise(frames: int, tracks: int, face_frames: int, flicker_o: list[float], flicker_a: list[float],
-               leaked: list[int], embeddings: dict[int, list[tuple[np.ndarray, np.ndarray]]],
+               leaked: list[int], embeddings: dict[int, list[tuple[int, np.ndarray, np.ndarray]]],
                expression: dict[int, list[tuple[float, float, float, float]]]) -> VideoEvaluation:
     fo = float(np.mean(flicker_o)) if flicker_o else float("nan")
     fa = float(np.mean(flicker_a)) if flicker_a else float("nan")
-    drift_a, drift_o, distances = [], [], []
-    for pairs in embeddings.values():
-        for (o_prev, a_prev), (o_next, a_next) in zip(pairs, pairs[1:]):
+    drift_a, drift_o, per_frame = [], [], []
+    for track, pairs in embeddings.items():
+        for (_, o_prev, a_prev), (_, o_next, a_next) in zip(pairs, pairs[1:]):
             drift_a.append(float(np.linalg.norm(a_next - a_prev)))
             drift_o.append(float(np.linalg.norm(o_next - o_prev)))
-        distances.extend(float(np.linalg.norm(o - a)) for o, a in pairs)
+        per_frame.extend((index, track, float(np.linalg.norm(o - a))) for index, o, a in pairs)
+    distances = [d for _, _, d in per_frame]
+    closest = sorted(per_frame, key=lambda row: row[2])[:CLOSEST_KEPT]
     rows = [row for values in expression.values() for row in values]
     columns = list(zip(*rows)) if rows else [[], [], [], []]
     nan = float("nan")
@@ -203,6 +207,7 @@ def _summarise(frames: int, tracks: int, face_frames: int, flicker_o: list[float
         distance_min=min(distances) if distances else nan,
         distance_mean=float(np.mean(distances)) if distances else nan,
         within_threshold=sum(d < DLIB_SAME_PERSON for d in distances), sampled=len(distances),
+        closest=[(index, track, round(d, 4)) for index, track, d in closest],
         mouth_r=_pearson(list(columns[0]), list(columns[1])), eye_r=_pearson(list(columns[2]), list(columns[3])),
     )
 

@@ -5,7 +5,9 @@ generator, paste back), with three additions: detections are linked into tracks 
 detector misses for a few frames is still replaced at its predicted place); along each track the
 alignment geometry, the landmarks and the colour-match target are smoothed with One Euro filters;
 and the generator runs over a window of frames at once. Privacy fails closed as for photos: a face
-without landmarks (none found and none held from the last frames) gets the ``on_miss`` treatment.
+without landmarks (none found and none held from the last frames) gets the ``on_miss`` treatment,
+and a track whose output face a recognizer finds too close to the real person is made again with a
+stronger treatment, or obscured (``ganon.video.privacy``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ganon.pipeline.extract import align_face
 from ganon.pipeline.landmarks import render_landmarks
 from ganon.pipeline.segment import face_outline_mask
 from ganon.types import AlignedFace, Detection, Landmarks
+from ganon.video.privacy import PrivacyGuard, PrivacyGuardConfig
 from ganon.video.smoothing import OneEuroConfig, OneEuroFilter
 from ganon.video.tracking import FaceTracker, TrackedFace, TrackerConfig
 
@@ -51,6 +54,8 @@ class VideoConfig:
     face_blend: float = 0.3
     hold_landmarks: int = 10  # frames a track reuses its last landmarks when the mesh finds none
     window: int = 8  # frames buffered per generator batch
+    # Per-track recognizer check with its ladder of stronger treatments; None: no check (tracked mode only).
+    guard: PrivacyGuardConfig | None = field(default_factory=PrivacyGuardConfig)
 
 
 @dataclass
@@ -64,6 +69,9 @@ class VideoResult:
     obscured_faces: int = 0
     held_frames: int = 0  # face-frames drawn from held (not freshly found) landmarks
     predicted_frames: int = 0  # face-frames where the detector missed a tracked face
+    guard_checks: int = 0  # face-frames the privacy guard compared with the original
+    guard_steps: list[dict[str, object]] = field(default_factory=list)  # each step up: frame, track, distance, level
+    guard_closest: float | None = None  # smallest distance the guard measured in the published frames
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -95,6 +103,10 @@ class _TrackState:
     first_xy: np.ndarray | None = None  # the track's first landmarks (canvas px)
     offset: np.ndarray | None = None  # mean face minus first landmarks, in the first frame's frame
     last_face: np.ndarray | None = None  # previous (blended) generator output, float32
+    track_id: int = -1
+    seen: int = 0  # faces of this track prepared so far (sets the guard's cadence)
+    level: int = 0  # step on the guard's ladder: 0 the configured treatment, then each strength in turn
+    obscured: bool = False  # past the ladder's last step: the rest of the track is obscured
 
 
 @dataclass
@@ -104,6 +116,10 @@ class _Face:
     outline: np.ndarray | None
     state: _TrackState | None
     synthesized: np.ndarray | None = None
+    xyz: np.ndarray | None = None  # smoothed landmarks before the move towards the mean face
+    offset: np.ndarray | None = None  # that move at strength 1, in this frame's pose (canvas px)
+    canvas_size: int = 0
+    check: bool = False  # the guard compares this face with the original
 
 
 @dataclass
@@ -158,6 +174,9 @@ class VideoAnonymizer:
     def __init__(self, anonymizer: Anonymizer, config: VideoConfig = VideoConfig()) -> None:
         self.anonymizer = anonymizer
         self.config = config
+        self.guard = PrivacyGuard(config.guard) if config.guard is not None and config.tracked else None
+        steps = config.guard.strengths if config.guard is not None else ()
+        self._strengths = (config.toward_mean_face, *(s for s in steps if s > config.toward_mean_face))
 
     # ------------------------------------------------------------------ frames in memory / streams
 
@@ -237,6 +256,7 @@ class VideoAnonymizer:
         faces = []
         for face in tracked:
             state = states.setdefault(face.track_id, self._new_state(fps))
+            state.track_id = face.track_id
             result.predicted_frames += not face.detected
             try:
                 faces.append(self._prepare_face(frame, face, state, result))
@@ -251,6 +271,10 @@ class VideoAnonymizer:
         smooth = Detection(box=geometry[:4].astype(np.float32), points=geometry[4:].reshape(5, 2).astype(np.float32),
                            score=det.score)
         aligned = align_face(frame, smooth, self.anonymizer.config.align)
+        check = self.guard is not None and state.seen % self.guard.config.every == 0
+        state.seen += 1
+        if state.obscured:
+            return _Face(aligned, None, None, state)
         marks = self.anonymizer.mesh(aligned.image)
         if marks is not None:
             state.last_marks, state.held = marks, 0
@@ -265,13 +289,21 @@ class VideoAnonymizer:
         shape = np.setdiff1d(np.arange(len(points)), expressive)
         smoothed[expressive] = state.expressive(points[expressive])
         smoothed[shape] = state.shape(points[shape])
-        if self.config.toward_mean_face:
-            smoothed[:, :2] += self.config.toward_mean_face * self._identity_offset(state, smoothed[:, :2],
-                                                                                  marks.canvas_size)
-        marks = Landmarks(points=smoothed.astype(np.float32), canvas_size=marks.canvas_size)
+        offset = self._identity_offset(state, smoothed[:, :2], marks.canvas_size)
+        face = _Face(aligned, None, None, state, xyz=smoothed, offset=offset, canvas_size=marks.canvas_size,
+                     check=check)
+        self._render(face)
+        return face
+
+    def _render(self, face: _Face) -> None:
+        """Canvas and outline of a face at its track's current strength towards (and past) the mean face."""
+        assert face.xyz is not None and face.offset is not None and face.state is not None
+        points = face.xyz.copy()
+        points[:, :2] += self._strengths[face.state.level] * face.offset
+        marks = Landmarks(points=points.astype(np.float32), canvas_size=face.canvas_size)
         resolution = self.anonymizer.synthesizer.resolution
-        canvas = render_landmarks(marks, size=resolution, style=self.anonymizer.synthesizer.render_style)
-        return _Face(aligned, canvas, face_outline_mask(marks, resolution), state)
+        face.canvas = render_landmarks(marks, size=resolution, style=self.anonymizer.synthesizer.render_style)
+        face.outline = face_outline_mask(marks, resolution)
 
     def _identity_offset(self, state: _TrackState, xy: np.ndarray, canvas_size: int) -> np.ndarray:
         """How far the mean face's geometry lies from this track's, turned and scaled to the current pose."""
@@ -305,21 +337,25 @@ class VideoAnonymizer:
 
     def _flush(self, pending: list[_Frame], result: VideoResult,
                progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:
-        todo = [face for item in pending for face in item.faces if face.canvas is not None]
-        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo])):
-            face.synthesized = self._blend_in_time(face.state, out)
-        blend = BlendConfig(**{**asdict(self.anonymizer.config.blend), "color_match": False})
-        for item in pending:
-            composite = item.image.copy()
-            obscured = False
-            for face in item.faces:
-                if face.synthesized is None:
-                    composite = obscure_region(composite, face.aligned.detection)
-                    obscured = True
-                    result.obscured_faces += 1
-                    continue
-                coloured = self._match_colour(face)
-                composite = paste_back(composite, coloured, face.aligned, face.outline, blend)
+        faces = [face for item in pending for face in item.faces]
+        self._synthesize(faces)
+        composites = [self._composite(item) for item in pending]
+        while self.guard is not None:
+            stepped = self._check(pending, composites, result)
+            if not stepped:
+                break
+            again = [face for face in faces if face.state is not None and id(face.state) in stepped]
+            for face in again:
+                face.state.last_face = None  # the blend in time starts afresh at the new strength
+                face.synthesized = None
+                if face.state.obscured:
+                    face.canvas = face.outline = None
+                elif face.xyz is not None:
+                    self._render(face)
+            self._synthesize(again)
+            composites = [self._composite(item) for item in pending]
+        for item, (composite, obscured) in zip(pending, composites):
+            result.obscured_faces += obscured
             result.frames += 1
             result.faces_per_frame.append(len(item.faces))
             if obscured:
@@ -327,6 +363,56 @@ class VideoAnonymizer:
             if progress is not None:
                 progress(1)
             yield composite
+
+    def _synthesize(self, faces: list[_Face]) -> None:
+        todo = [face for face in faces if face.canvas is not None]
+        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo])):
+            face.synthesized = self._blend_in_time(face.state, out)
+
+    def _composite(self, item: _Frame) -> tuple[np.ndarray, int]:
+        """The frame with every face pasted back or obscured, and how many were obscured."""
+        blend = BlendConfig(**{**asdict(self.anonymizer.config.blend), "color_match": False})
+        composite = item.image.copy()
+        obscured = 0
+        for face in item.faces:
+            if face.synthesized is None:
+                composite = obscure_region(composite, face.aligned.detection)
+                obscured += 1
+                continue
+            composite = paste_back(composite, self._match_colour(face), face.aligned, face.outline, blend)
+        return composite, obscured
+
+    def _check(self, pending: list[_Frame], composites: list[tuple[np.ndarray, int]],
+               result: VideoResult) -> set[int]:
+        """Step up every track with a checked face too close to the person; their states' ids."""
+        assert self.guard is not None
+        stepped: set[int] = set()
+        closest: float | None = None
+        for item, (composite, _) in zip(pending, composites):
+            for face in item.faces:
+                state = face.state
+                if not face.check or face.synthesized is None or state is None or id(state) in stepped:
+                    continue
+                distance = self.guard.distance(item.image, composite, face.aligned.detection.box)
+                result.guard_checks += 1
+                if not self.guard.too_close(distance):
+                    if distance is not None:
+                        closest = distance if closest is None else min(closest, distance)
+                    continue
+                stepped.add(id(state))
+                if state.level + 1 < len(self._strengths):
+                    state.level += 1
+                else:
+                    state.obscured = True
+                result.guard_steps.append({"frame": item.index, "track": state.track_id,
+                                           "distance": round(float(distance), 4), "level": state.level,
+                                           "obscured": state.obscured})
+                logger.info("frame %d, track %d: output face at %.3f of the person (< %.2f); track %s",
+                            item.index, state.track_id, distance, self.guard.config.limit,
+                            "obscured" if state.obscured else f"steps up to strength {self._strengths[state.level]}")
+        if not stepped and closest is not None:
+            result.guard_closest = closest if result.guard_closest is None else min(result.guard_closest, closest)
+        return stepped
 
     def _blend_in_time(self, state: _TrackState | None, face: np.ndarray) -> np.ndarray:
         weight = self.config.face_blend

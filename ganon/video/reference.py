@@ -71,7 +71,7 @@ def compute_mean_face_shape() -> np.ndarray:
             shrink = _PORTRAIT_SIDE / max(image.shape[:2])  # the portraits are 1.5-2.8K px; the face is large
             if shrink < 1:
                 image = cv2.resize(image, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-            for face in extract_faces(image, detector, AlignConfig(size=512))[:1]:
+            for face in extract_faces(image, detector, AlignConfig(resolution=512))[:1]:
                 marks = mesh(face.image)
                 if marks is not None:
                     shapes.append(marks.xy.astype(np.float64) / marks.canvas_size)
