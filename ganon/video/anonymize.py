@@ -306,7 +306,7 @@ class VideoAnonymizer:
     def _flush(self, pending: list[_Frame], result: VideoResult,
                progress: Callable[[int], None] | None) -> Iterator[np.ndarray]:
         todo = [face for item in pending for face in item.faces if face.canvas is not None]
-        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo])):
+        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo], self.anonymizer.codes.for_tracks([f.state for f in todo]))):
             face.synthesized = self._blend_in_time(face.state, out)
         blend = BlendConfig(**{**asdict(self.anonymizer.config.blend), "color_match": False})
         for item in pending:
