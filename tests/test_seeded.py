@@ -154,3 +154,68 @@ def test_uncoded_generator_accepts_the_options_with_no_effect(samples_dir: Path,
     codes = json.loads((tmp_path / "r.json").read_text())["settings"]["appearance_codes"]
     assert codes["seed"] == 3 and codes["code_dim"] == 0 and codes["effect"].startswith("none")
     assert "no effect" in result.output
+
+
+@pytest.fixture(scope="module")
+def coded_pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 DCGAN faces through the real preprocessing, which records each pair's latent."""
+    from ganon.data.synthetic import write_faces
+    from ganon.pipeline.preprocess import PreprocessConfig, preprocess
+
+    root = tmp_path_factory.mktemp("coded-pairs")
+    write_faces(root / "faces", 10, seed=0, size=128, progress=False)
+    summary = preprocess(root / "faces", root / "pairs", PreprocessConfig(resolution=64, val_fraction=0.2),
+                         progress=False)
+    assert summary.pairs >= 6
+    return root / "pairs"
+
+
+def test_preprocessing_records_each_pairs_dcgan_latent(coded_pairs: Path) -> None:
+    from ganon.data.synthetic import latent_vectors
+    from ganon.training.latents import read_latents
+    from ganon.training.pairs import PairDataset
+
+    latents = read_latents(coded_pairs)
+    dataset = PairDataset(coded_pairs, split="train", resolution=64, code_dim=100)
+    assert len(latents) >= len(dataset)
+    row = dataset.rows[0]
+    index = int(row["source"].rsplit("_", 1)[1].split(".")[0])
+    assert torch.equal(dataset[0][2], latent_vectors([index], seed=0)[0])
+    with pytest.raises(ValueError, match="code_dim|takes 8"):
+        PairDataset(coded_pairs, split="train", resolution=64, code_dim=8)
+
+
+def test_coded_training_smoke_run_feeds_the_code(coded_pairs: Path, tmp_path: Path) -> None:
+    from ganon.training.config import get_preset
+    from ganon.training.fit import export_generator, fit
+
+    config = get_preset("cpu-test-coded").replace(sample_every=2, val_every=2)
+    result = fit(coded_pairs, tmp_path / "run", config, max_steps=4, progress=False, command=["test"])
+    assert result.steps == 4 and sorted((tmp_path / "run" / "samples").glob("*.png"))
+    path, card = export_generator(result.checkpoint, tmp_path / "coded.safetensors")
+    assert card["appearance_code"]["dim"] == 100 and any("small-128-coded" in c for c in card["appearance_code"]["recipe"])
+    model = load_generator(path).model
+    heads = torch.cat([h.weight.flatten() for h in model.code.heads])
+    assert heads.abs().max() > 0  # the zero-initialised heads moved: the code is trained
+    x = torch.zeros(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert not torch.equal(model(x, torch.zeros(1, 100)), model(x, torch.ones(1, 100) * 2))
+
+
+def test_fine_tune_of_the_coded_variant_starts_from_uncoded_weights(coded_pairs: Path, tmp_path: Path) -> None:
+    from ganon.training.config import get_preset
+    from ganon.training.fit import initial_weights
+    from ganon.training.pix2pix import Pix2Pix
+
+    plain = tmp_path / "tiny.safetensors"
+    save_generator(plain, build_generator("tiny-64", seed=5), card={"name": "tiny"}, render_style="authors",
+                   dtype=torch.float32)
+    config = get_preset("cpu-test-coded")
+    module = Pix2Pix(config)
+    initial_weights(plain, config).apply(module)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        expected = load_generator(plain).model(x)
+        assert torch.equal(module.generator.eval()(x, torch.randn(1, 100)), expected)
+    with pytest.raises(ValueError, match="does not fit"):
+        initial_weights(plain, get_preset("small-128-coded"))
