@@ -219,3 +219,20 @@ def test_fine_tune_of_the_coded_variant_starts_from_uncoded_weights(coded_pairs:
         assert torch.equal(module.generator.eval()(x, torch.randn(1, 100)), expected)
     with pytest.raises(ValueError, match="does not fit"):
         initial_weights(plain, get_preset("small-128-coded"))
+
+
+def test_video_gives_one_code_per_track(samples_dir: Path, coded_weights: Path) -> None:
+    from ganon.imageio import read_image
+    from ganon.pipeline.anonymize import Anonymizer
+    from ganon.video.anonymize import VideoAnonymizer
+
+    frames = [read_image(p).rgb for p in sorted((samples_dir / "frames" / "single_face").glob("*.png"))[:3]]
+    outputs = []
+    base = Anonymizer.from_weights(coded_weights, AnonymizeConfig(seed=1), device="cpu")
+    for seed in (1, 1, 2):
+        anonymizer = base.with_config(seed=seed)
+        out, result = VideoAnonymizer(anonymizer).anonymize_frames(frames, fps=25.0)
+        assert result.tracks == 1 and anonymizer.codes._track_count == 1  # one person, one code
+        outputs.append(np.stack(out).astype(int))
+    assert np.array_equal(outputs[0], outputs[1])
+    assert np.abs(outputs[0] - outputs[2]).max() > 50

@@ -3,7 +3,8 @@
 A code is N(0, I) of the generator's ``code_dim`` (the DCGAN latent that supervised it in training),
 drawn from a stream named by the run's seed and a key that says who shares it (``identity``):
 ``per-face`` and ``per-track`` one per face of a photo (a video's face is its track), ``per-file`` one
-per photo, ``fixed`` one for the whole run. Keys are relative file names and face indices, so a rerun
+per photo, ``fixed`` one for the whole run; in a video every policy but ``fixed`` gives one code per
+track, numbered in order of appearance (a per-face code would change the face every frame). Keys are relative file names and face indices, so a rerun
 with the same seed gives the same codes and files. Numpy only: the ONNX path never imports torch.
 """
 
@@ -66,7 +67,7 @@ class CodeSource:
     dim: int = 0
     seed_given: bool = field(init=False)
     _images: int = field(default=0, init=False, repr=False)
-    _tracks: Any = field(default_factory=weakref.WeakKeyDictionary, init=False, repr=False)
+    _tracks: dict[int, tuple[Any, np.ndarray]] = field(default_factory=dict, init=False, repr=False)
     _untracked: int = field(default=0, init=False, repr=False)
     _track_count: int = field(default=0, init=False, repr=False)
 
@@ -114,11 +115,20 @@ class CodeSource:
                 self._untracked += 1
                 codes.append(draw_code(self.seed, ("untracked", self._untracked), self.dim))  # type: ignore[arg-type]
             else:
-                if track not in self._tracks:  # numbered on arrival, so ended tracks free no number
-                    self._tracks[track] = draw_code(self.seed, ("track", self._track_count), self.dim)  # type: ignore[arg-type]
-                    self._track_count += 1
-                codes.append(self._tracks[track])
+                codes.append(self._track_code(track))
         return np.stack(codes) if codes else np.zeros((0, self.dim), np.float32)
+
+    def _track_code(self, track: object) -> np.ndarray:
+        """By object identity (track states need not be hashable); numbered on arrival, never reused."""
+        known = self._tracks.get(id(track))
+        if known is not None and known[0]() is track:
+            return known[1]
+        for key in [k for k, (ref, _) in self._tracks.items() if ref() is None]:
+            del self._tracks[key]  # ended tracks
+        code = draw_code(self.seed, ("track", self._track_count), self.dim)  # type: ignore[arg-type]
+        self._track_count += 1
+        self._tracks[id(track)] = (weakref.ref(track), code)
+        return code
 
     def describe(self) -> dict[str, Any]:
         """What the report records: the seed used, how codes are shared, and whether they had an effect."""
