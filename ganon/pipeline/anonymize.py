@@ -74,7 +74,6 @@ class AnonymizeConfig:
 
         check_choice("AnonymizeConfig", "identity", self.identity, IDENTITIES)
         check_seed("AnonymizeConfig", self.seed)
-
         check_choice("AnonymizeConfig", "mode", self.mode, MODES)
         check_choice("AnonymizeConfig", "on_miss", self.on_miss, ON_MISS)
         check_choice("AnonymizeConfig", "on_no_face", self.on_no_face, ON_NO_FACE)
