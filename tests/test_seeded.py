@@ -118,7 +118,8 @@ def test_onnx_export_takes_the_code(coded_weights: Path, tmp_path: Path) -> None
         onnx_synth([canvas])
 
 
-def _cli(args: list[str]) -> dict:
+def _cli(args: list[str]):
+    """Run ``ganon anonymize ARGS`` in-process; it must succeed."""
     from ganon.cli import app
 
     result = CliRunner().invoke(app, ["anonymize", *args])
@@ -137,7 +138,10 @@ def test_seed_gives_the_same_file_and_two_seeds_differ(samples_dir: Path, coded_
     for name, extra in {"a": ["--seed", "7"], "b": ["--seed", "7"], "c": ["--seed", "8"], "d": []}.items():
         _cli([*common, "--out", str(tmp_path / name), "--json", str(tmp_path / f"{name}.json"), *extra])
         runs[name] = json.loads((tmp_path / f"{name}.json").read_text())["settings"]["appearance_codes"]
-    out = lambda name: tmp_path / name / "single_face.png"  # noqa: E731
+
+    def out(name: str) -> Path:
+        return tmp_path / name / "single_face.png"
+
     assert runs["a"]["seed"] == 7 and runs["a"]["seed_given"] and runs["a"]["code_dim"] == 100
     assert out("a").read_bytes() == out("b").read_bytes()
     a, c = read_image(out("a")).rgb.astype(int), read_image(out("c")).rgb.astype(int)

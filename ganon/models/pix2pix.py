@@ -16,9 +16,9 @@ from torch import nn
 from ganon.registry import Registry
 
 __all__ = [
-    "CodeInjection",
     "DISCRIMINATOR_PRESETS",
     "GENERATOR_PRESETS",
+    "CodeInjection",
     "DiscriminatorConfig",
     "DownBlock",
     "GeneratorConfig",

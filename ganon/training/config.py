@@ -114,8 +114,8 @@ TRAIN_PRESETS.register("cpu-test-coded")(
 CODED_RECIPE: tuple[str, ...] = (
     "ganon synth-faces 200000 --out runs/synth-faces --seed 0 --size 128",
     "ganon preprocess runs/synth-faces --out runs/pairs128 --resolution 128 --workers 8",
-    "ganon train runs/pairs128 --run runs/coded128 --preset small-128-coded "
-    "--init-from ganon/weights_data/ganon-synth-128.safetensors --max-steps 60000",
+    ("ganon train runs/pairs128 --run runs/coded128 --preset small-128-coded "
+     "--init-from ganon/weights_data/ganon-synth-128.safetensors --max-steps 60000"),
     "ganon export runs/coded128 --out runs/coded128/ganon-synth-128-coded.safetensors",
     "ganon models quality --weights runs/coded128/ganon-synth-128-coded.safetensors --out runs/coded128/quality",
     "ganon anonymize samples/photos --weights runs/coded128/ganon-synth-128-coded.safetensors --out runs/coded128/seed1 --seed 1",
