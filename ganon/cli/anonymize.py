@@ -30,6 +30,13 @@ class PresetChoice(str, Enum):
     paper = "paper"
 
 
+class IdentityChoice(str, Enum):
+    per_face = "per-face"
+    per_file = "per-file"
+    per_track = "per-track"
+    fixed = "fixed"
+
+
 class NoFaceChoice(str, Enum):
     skip = "skip"
     copy = "copy"
@@ -70,6 +77,15 @@ def anonymize(
     suffix: str | None = typer.Option(None, "--suffix", help="Output format for composites, e.g. .png."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (never inputs)."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, max=2**63 - 1,
+        help="Seed of the appearance codes of a seeded generator (e.g. small-128-coded): the same seed "
+             "gives the same files byte for byte. Default: a fresh random seed, recorded in --json. "
+             "Un-coded generators (the shipped default) ignore it; the report says so."),
+    identity: IdentityChoice = typer.Option(
+        IdentityChoice.per_face, "--identity",
+        help="Which faces share one appearance code: per-face, per-file, per-track (videos: one per "
+             "tracked person) or fixed (one for the whole run). No effect on un-coded generators."),
 ) -> None:
     """Replace every face in the given photos and videos by a synthesized one with the same expression.
 
@@ -89,7 +105,8 @@ def anonymize(
         _fail(f"no images or videos found in {', '.join(str(p) for p in inputs)}")
     try:
         config = AnonymizeConfig(mode=mode.value, detector=detector, detector_threshold=threshold,
-                                 on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face)
+                                 on_miss=on_miss.value, on_no_face=on_no_face.value, min_face=min_face,
+                                 seed=seed, identity=identity.value)
         anonymizer = Anonymizer.from_weights(weights, config, device=device, batch_size=batch_size)
     except (WeightsNotFoundError, ValueError, RuntimeError, OSError) as error:
         _fail(error)
@@ -112,6 +129,7 @@ def anonymize(
         "preset": preset.value, "detector": detector, "threshold": threshold, "min_face": min_face,
         "on_miss": on_miss.value,
         "on_no_face": on_no_face.value, "render_style": anonymizer.synthesizer.render_style,
+        "appearance_codes": anonymizer.codes.describe(),
     })
     for result in results:
         if result.status in FAILING_STATUSES:
@@ -126,6 +144,9 @@ def anonymize(
     typer.echo(f"detector {detector} at {threshold:g} (preset {preset.value}); "
                f"{report.totals()['faces_obscured']} faces obscured (too small, no landmarks, or barely "
                "changed by the generator), none left")
+    codes = anonymizer.codes.describe()
+    typer.echo(f"appearance codes: seed {codes['seed']}, {codes['identity']}" if anonymizer.codes.effective
+               else "appearance codes: none (this generator is deterministic; --seed and --identity have no effect)")
     typer.echo(f"outputs in {out}")
     raise typer.Exit(code=report.exit_code())
 

@@ -11,7 +11,8 @@ import typer
 def train(
     data: Path = typer.Argument(..., help="A `ganon preprocess` folder."),
     run: Path = typer.Option(..., "--run", "-r", help="Run folder (checkpoints, logs, samples, run.json)."),
-    preset: str = typer.Option("small-128", "--preset", "-p", help="paper, small-128, small-256, cpu-test."),
+    preset: str = typer.Option("small-128", "--preset", "-p", help="paper, small-128, small-256, cpu-test; seeded "
+                                "variants small-128-coded, cpu-test-coded (pairs need recorded DCGAN latents)."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after this many batches."),
     max_time: str | None = typer.Option(None, "--max-time", help="Wall-time limit: minutes or [DD:]HH:MM:SS."),
     epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override the preset's epochs."),
@@ -28,7 +29,8 @@ def train(
     strategy: str = typer.Option("auto", "--strategy", help="Lightning strategy, e.g. ddp."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --run from its last checkpoint."),
     init_from: Path | None = typer.Option(None, "--init-from", help="Fine-tune: start a new run from the weights "
-                                          "of another run (its folder or a .ckpt)."),
+                                          "of another run (its folder or a .ckpt) or of a ganon generator "
+                                          "(.safetensors; an un-coded one starts a -coded preset as itself)."),
     seed: int | None = typer.Option(None, "--seed", help="Override the preset's seed."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:

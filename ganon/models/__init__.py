@@ -24,6 +24,7 @@ _HOMES = {
     "UNetGenerator": "pix2pix",
     "build_discriminator": "pix2pix",
     "build_generator": "pix2pix",
+    "coded_from": "pix2pix",
     "init_weights": "pix2pix",
 }
 

@@ -45,6 +45,8 @@ def export_onnx(
 ) -> OnnxExport:
     """Export ``model`` (eval mode, fp32, CPU) to ONNX: input ``canvas`` (N, C, R, R) -> ``face``.
 
+    A coded generator (``config.code_dim > 0``) gets a second input ``code`` (N, code_dim).
+
     Uses the TorchScript-based exporter, which needs no extra package. With ``verify`` the file is run
     by onnxruntime on a batch of two and must match PyTorch within ``atol``.
     """
@@ -53,7 +55,13 @@ def export_onnx(
         raise FileExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
     net = copy.deepcopy(model).to("cpu", torch.float32).eval()
     in_channels = getattr(getattr(net, "config", None), "in_channels", 3)
-    example = torch.zeros(1, in_channels, resolution, resolution)
+    code_dim = _code_dim(net)
+    example: tuple[torch.Tensor, ...] = (torch.zeros(1, in_channels, resolution, resolution),)
+    names, axes = ["canvas"], {"canvas": {0: "batch"}, "face": {0: "batch"}}
+    if code_dim:
+        example += (torch.zeros(1, code_dim),)
+        names.append("code")
+        axes["code"] = {0: "batch"}
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -64,13 +72,13 @@ def export_onnx(
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 net,
-                (example,),
+                example,
                 str(tmp),
                 dynamo=False,
                 opset_version=opset,
-                input_names=["canvas"],
+                input_names=names,
                 output_names=["face"],
-                dynamic_axes={"canvas": {0: "batch"}, "face": {0: "batch"}},
+                dynamic_axes=axes,
             )
         os.replace(tmp, path)
     finally:
@@ -91,11 +99,15 @@ def verify_onnx(
     in_channels = getattr(getattr(net, "config", None), "in_channels", 3)
     x = torch.rand(batch, in_channels, resolution, resolution, generator=torch.Generator().manual_seed(0))
     x = x * 2 - 1
+    inputs = (x,)
+    code_dim = _code_dim(net)
+    if code_dim:
+        inputs += (torch.randn(batch, code_dim, generator=torch.Generator().manual_seed(1)),)
     with torch.inference_mode():
-        expected = net(x).numpy()
+        expected = net(*inputs).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    (got,) = session.run(None, {name: x.numpy()})
+    feed = {arg.name: value.numpy() for arg, value in zip(session.get_inputs(), inputs, strict=True)}
+    (got,) = session.run(None, feed)
     diff = float(np.max(np.abs(got - expected)))
     if got.shape != expected.shape or not diff <= atol:
         raise OnnxMismatchError(
@@ -103,3 +115,7 @@ def verify_onnx(
             f"by {diff:.3g} (> {atol})"
         )
     return diff
+
+
+def _code_dim(net: nn.Module) -> int:
+    return int(getattr(getattr(net, "config", None), "code_dim", 0) or 0)

@@ -7,6 +7,7 @@ convolutional, so one set of weights runs at any input whose side is a multiple 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ from ganon.registry import Registry
 __all__ = [
     "DISCRIMINATOR_PRESETS",
     "GENERATOR_PRESETS",
+    "CodeInjection",
     "DiscriminatorConfig",
     "DownBlock",
     "GeneratorConfig",
@@ -26,6 +28,7 @@ __all__ = [
     "UpBlock",
     "build_discriminator",
     "build_generator",
+    "coded_from",
     "count_parameters",
     "init_weights",
 ]
@@ -49,8 +52,14 @@ class GeneratorConfig:
     dropout: float = 0.5
     max_multiplier: int = 8
     negative_slope: float = 0.2
+    #: Length of the appearance code (0: the paper's un-coded generator). The code modulates the
+    #: bottleneck and every decoder block (FiLM, zero-initialised: at start it changes nothing).
+    code_dim: int = 0
+    code_hidden: int = 256
 
     def __post_init__(self) -> None:
+        if self.code_dim < 0 or self.code_hidden < 1:
+            raise ValueError(f"code_dim must be >= 0 and code_hidden positive: {self}")
         if self.depth < 2:
             raise ValueError(f"depth must be at least 2, got {self.depth}")
         if min(self.in_channels, self.out_channels, self.width, self.max_multiplier) < 1:
@@ -123,8 +132,12 @@ class UpBlock(nn.Module):
         self.act = nn.ReLU()
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return torch.cat((self.drop(self.act(self.norm(self.conv(x)))), skip), dim=1)
+    def forward(self, x: torch.Tensor, skip: torch.Tensor,
+                film: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        x = self.norm(self.conv(x))
+        if film is not None:  # AdaIN-style: scale and shift the normalised features before the ReLU
+            x = _modulate(x, film)
+        return torch.cat((self.drop(self.act(x)), skip), dim=1)
 
 
 class OutputHead(nn.Module):
@@ -142,6 +155,38 @@ class OutputHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv(self.pad(self.upsample(x))))
+
+
+def _modulate(x: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    gamma, beta = film
+    return x * (1.0 + gamma[:, :, None, None]) + beta[:, :, None, None]
+
+
+class CodeInjection(nn.Module):
+    """Appearance code -> one (gamma, beta) pair per modulated block: a shared two-layer mapping, then a
+    zero-initialised linear head per block, so that a fresh injection is the identity for every code."""
+
+    def __init__(self, code_dim: int, hidden: int, channels: tuple[int, ...]) -> None:
+        super().__init__()
+        self.code_dim = code_dim
+        self.mapping = nn.Sequential(nn.Linear(code_dim, hidden), nn.LeakyReLU(0.2),
+                                     nn.Linear(hidden, hidden), nn.LeakyReLU(0.2))
+        self.heads = nn.ModuleList(nn.Linear(hidden, 2 * c) for c in channels)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        for layer in self.mapping:
+            if isinstance(layer, nn.Linear):
+                layer.weight.normal_(0.0, layer.in_features**-0.5, generator=generator)
+                layer.bias.zero_()
+        for head in self.heads:
+            head.weight.zero_()
+            head.bias.zero_()
+
+    def forward(self, code: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        h = self.mapping(code)
+        return [tuple(head(h).chunk(2, dim=1)) for head in self.heads]  # type: ignore[misc]
 
 
 class UNetGenerator(nn.Module):
@@ -181,17 +226,35 @@ class UNetGenerator(nn.Module):
             in_ch = 2 * out_ch
 
         self.head = OutputHead(in_ch, config.out_channels)
+        # Only the coded variant has this submodule, so un-coded state dicts keep their exact keys.
+        if config.code_dim:
+            channels = (widths[last],) + tuple(widths[last - 1 - j] for j in range(last))
+            self.code = CodeInjection(config.code_dim, config.code_hidden, channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()):
+    def forward(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+        """``code`` (N, code_dim) is required by the coded variant and ignored by un-coded generators."""
+        checking = not (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling())
+        if checking:
             _check_input(x, self.config.in_channels, self.config.min_side)
+        films: list = [None] * len(self.up)
+        bottleneck = None
+        if self.config.code_dim:
+            if code is None:
+                raise ValueError(f"this generator takes an appearance code of {self.config.code_dim} values; "
+                                 "pass code=(N, code_dim)")
+            if checking and (code.ndim != 2 or code.shape != (x.shape[0], self.config.code_dim)):
+                raise ValueError(f"expected code of shape ({x.shape[0]}, {self.config.code_dim}), "
+                                 f"got {tuple(code.shape)}")
+            bottleneck, *films = self.code(code.to(x.dtype))
         skips = []
         for block in self.down:
             x = block(x)
             skips.append(x)
         x = skips.pop()
-        for block in self.up:
-            x = block(x, skips.pop())
+        if bottleneck is not None:
+            x = _modulate(x, bottleneck)
+        for block, film in zip(self.up, films):
+            x = block(x, skips.pop(), film)
         return self.head(x)
 
 
@@ -260,11 +323,18 @@ GENERATOR_PRESETS.register("small-256")(GeneratorConfig(width=32, depth=8, resol
 GENERATOR_PRESETS.register("small-128")(GeneratorConfig(width=32, depth=7, resolution=128))
 # For tests and smoke runs: seconds to train on a CPU, never meant to look like a face.
 GENERATOR_PRESETS.register("tiny-64")(GeneratorConfig(width=8, depth=6, resolution=64))
+# The seeded variant of the shipped default: same U-Net plus a 100-value appearance code (the DCGAN
+# latent size of gan-face-generate, which made the synthetic training faces and supervises the code).
+GENERATOR_PRESETS.register("small-128-coded")(GeneratorConfig(width=32, depth=7, resolution=128, code_dim=100))
+GENERATOR_PRESETS.register("tiny-64-coded")(GeneratorConfig(width=8, depth=6, resolution=64, code_dim=100,
+                                                            code_hidden=32))
 
 DISCRIMINATOR_PRESETS.register("paper")(DiscriminatorConfig())
 DISCRIMINATOR_PRESETS.register("small-256")(DiscriminatorConfig(width=32))
 DISCRIMINATOR_PRESETS.register("small-128")(DiscriminatorConfig(width=32))
 DISCRIMINATOR_PRESETS.register("tiny-64")(DiscriminatorConfig(width=8))
+DISCRIMINATOR_PRESETS.register("small-128-coded")(DiscriminatorConfig(width=32))
+DISCRIMINATOR_PRESETS.register("tiny-64-coded")(DiscriminatorConfig(width=8))
 
 
 @torch.no_grad()
@@ -279,6 +349,8 @@ def init_weights(module: nn.Module, *, std: float = 0.02, generator: torch.Gener
             m.weight.normal_(0.0, std, generator=generator)
             if m.bias is not None:
                 m.bias.zero_()
+        elif isinstance(m, CodeInjection):
+            m.reset_parameters(generator)
 
 
 def build_generator(
@@ -305,6 +377,24 @@ def build_discriminator(
     if init:
         init_weights(model, generator=_seeded(seed))
     return model
+
+
+def coded_from(uncoded: UNetGenerator, *, code_dim: int = 100, code_hidden: int = 256,
+               seed: int | None = None) -> UNetGenerator:
+    """A coded generator that starts as ``uncoded``: its weights copied, the code injection fresh (identity).
+
+    This is how the seeded variant is fine-tuned from the shipped default weights.
+    """
+    if uncoded.config.code_dim:
+        raise ValueError("the generator has an appearance code already")
+    config = dataclasses.replace(uncoded.config, code_dim=code_dim, code_hidden=code_hidden)
+    model = build_generator(config, init=False)
+    if isinstance(model.code, CodeInjection):
+        model.code.reset_parameters(_seeded(seed))
+    missing, unexpected = model.load_state_dict(uncoded.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("code.") for k in missing):
+        raise ValueError(f"weights do not fit {config}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.to(next(uncoded.parameters()).device).train(uncoded.training)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -22,6 +22,7 @@ from ganon.pipeline.composite import BlendConfig, box_change, obscure_region, pa
 from ganon.pipeline.extract import AlignConfig
 from ganon.pipeline.prepare import FacePreparer, PrepareConfig
 from ganon.pipeline.segment import face_outline_mask
+from ganon.pipeline.synthesize_codes import IDENTITIES, CodeSource, Identity, check_seed
 from ganon.types import AlignedFace, Landmarks
 
 if TYPE_CHECKING:  # torch is imported only where the PyTorch generator is used
@@ -63,10 +64,16 @@ class AnonymizeConfig:
     on_no_face: OnNoFace = "skip"  # an image in which no face is found
     min_face: int = 24  # faces whose longer box side is below this many pixels are obscured, not synthesized
     min_change: float = 12.0  # a pasted face that changed its box's centre by fewer grey levels is obscured
+    # Appearance codes of a seeded (coded) generator; no effect on un-coded ones. seed None: a fresh
+    # random seed per run (recorded). identity: which faces share a code (ganon.pipeline.synthesize_codes).
+    seed: int | None = None
+    identity: Identity = "per-face"
 
     def __post_init__(self) -> None:
         from ganon import backends
 
+        check_choice("AnonymizeConfig", "identity", self.identity, IDENTITIES)
+        check_seed("AnonymizeConfig", self.seed)
         check_choice("AnonymizeConfig", "mode", self.mode, MODES)
         check_choice("AnonymizeConfig", "on_miss", self.on_miss, ON_MISS)
         check_choice("AnonymizeConfig", "on_no_face", self.on_no_face, ON_NO_FACE)
@@ -115,6 +122,7 @@ class FaceStages:
     canvas: np.ndarray | None  # landmark rendering at the generator's resolution
     synthesized: np.ndarray | None  # generator output at its resolution
     outline: np.ndarray | None  # region replaced in the photo, on the generator's grid
+    code: np.ndarray | None = None  # appearance code of a coded generator (from the seed, never the face)
 
 
 @dataclass
@@ -148,6 +156,10 @@ class Anonymizer:
         self.detector = detector or build_detector(config.detector, score_threshold=config.detector_threshold)
         self.mesh = FaceMesh()
         self.preparer = self._preparer()
+        self.codes = self._codes()
+
+    def _codes(self) -> CodeSource:
+        return CodeSource(self.config.seed, self.config.identity, getattr(self.synthesizer, "code_dim", 0))
 
     def _preparer(self) -> FacePreparer:
         """Sections 3.1-3.3 as training runs them, with the canvas at the generator's resolution."""
@@ -179,6 +191,9 @@ class Anonymizer:
                     synthesize_onnx.OnnxSynthesizer.export(synthesizer)
                 except Exception as error:  # an unwritable cache only costs speed
                     logger.warning("could not cache the generator as ONNX: %s", error)
+                else:  # this run too, so that the first and later runs write the same bytes
+                    synthesizer = synthesize_onnx.OnnxSynthesizer.cached(
+                        path, batch_size=batch_size, expected_sha256=expected) or synthesizer
         return cls(synthesizer, config)
 
     def with_config(self, **changes: object) -> "Anonymizer":
@@ -189,6 +204,8 @@ class Anonymizer:
         if "detector" in changes or "detector_threshold" in changes:
             clone.detector = build_detector(clone.config.detector, score_threshold=clone.config.detector_threshold)
         clone.preparer = clone._preparer()
+        if "seed" in changes or "identity" in changes:
+            clone.codes = clone._codes()
         return clone
 
     def faces(self, image: np.ndarray) -> list[AlignedFace]:
@@ -198,14 +215,20 @@ class Anonymizer:
     def too_small(self, face: AlignedFace) -> bool:
         return max(face.detection.width, face.detection.height) < self.config.min_face
 
-    def prepare(self, image: np.ndarray) -> list[FaceStages]:
-        """Sections 3.1 and 3.3 on every face (shared with training): crop, landmarks, generator canvas."""
+    def prepare(self, image: np.ndarray, *, source: str | None = None) -> list[FaceStages]:
+        """Sections 3.1 and 3.3 on every face (shared with training): crop, landmarks, generator canvas.
+
+        ``source`` names the photo (relative path) for its faces' appearance codes; without it the
+        image's order in this run does.
+        """
         resolution = self.synthesizer.resolution
         stages: list[FaceStages] = []
-        for aligned in self.preparer.faces(image):
+        key = source if source is not None else self.codes.image_key()
+        for index, aligned in enumerate(self.preparer.faces(image)):
+            code = self.codes.for_face(key, index)
             if self.too_small(aligned):
                 stages.append(FaceStages(aligned=aligned, landmarks=None, canvas=None, synthesized=None,
-                                         outline=None))
+                                         outline=None, code=code))
                 continue
             face = self.preparer.prepare(aligned)
             marks, canvas, outline = face.landmarks, face.canvas, None
@@ -216,13 +239,16 @@ class Anonymizer:
                 canvas = np.zeros((resolution, resolution, 3), dtype=np.uint8)
                 outline = _ellipse_in_valid(face.aligned, resolution)
             stages.append(FaceStages(aligned=face.aligned, landmarks=marks, canvas=canvas, synthesized=None,
-                                     outline=outline))
+                                     outline=outline, code=code))
         return stages
 
     def synthesize(self, stages: Sequence[FaceStages]) -> None:
         """Section 3.4 for every prepared face in ``stages`` (of any number of photos), in batches."""
         todo = [s for s in stages if s.canvas is not None and s.synthesized is None]
-        for stage, out in zip(todo, self.synthesizer([s.canvas for s in todo])):
+        canvases = [s.canvas for s in todo]
+        faces = (self.synthesizer(canvases, [s.code for s in todo]) if self.codes.effective
+                 else self.synthesizer(canvases))
+        for stage, out in zip(todo, faces):
             stage.synthesized = out
 
     def stages(self, image: np.ndarray) -> list[FaceStages]:

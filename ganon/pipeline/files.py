@@ -74,7 +74,7 @@ def _run(anonymizer: Anonymizer, jobs: Sequence[Job], options: WriteOptions) -> 
             continue
         try:
             image = read_image(job.source)
-            stages = anonymizer.prepare(image.rgb)
+            stages = anonymizer.prepare(image.rgb, source=job.relative.as_posix())
         except ImageReadError as error:
             yield index, FileResult.failure(job.source, error.reason, seconds=time.perf_counter() - started)
             continue

@@ -32,6 +32,7 @@ from ganon.imageio import IMAGE_SUFFIXES
 from ganon.pipeline.extract import AlignConfig
 from ganon.pipeline.prepare import FacePreparer, PrepareConfig
 from ganon.pipeline.segment import build_segmenter
+from ganon.training.latents import dcgan_key, record_latents
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -317,6 +318,8 @@ def preprocess(
         bar.close()
     log.info("pairs %d, no landmarks %d, no face %d, unreadable %d", summary.pairs, summary.no_landmarks,
              summary.no_face, summary.unreadable)
+    if any(dcgan_key(s.relative) for s in sources):  # the coded generator's supervision: each pair's z
+        record_latents(out)
     return summary
 
 

@@ -12,6 +12,7 @@ import torch
 
 from ganon.models.checkpoint import LoadedGenerator, load_any
 from ganon.models.pix2pix import GeneratorConfig
+from ganon.pipeline.synthesize_codes import check_codes
 
 __all__ = ["Synthesizer", "resolve_device"]
 
@@ -66,6 +67,7 @@ class Synthesizer:
         self.sha256: str = loaded.sha256
         self.render_style: str = loaded.render_style
         self.resolution: int = loaded.config.resolution
+        self.code_dim: int = loaded.config.code_dim  # 0: deterministic, no appearance code
         self.source = loaded.path
 
     @classmethod
@@ -89,23 +91,31 @@ class Synthesizer:
         )
         return cls(loaded, device=device, batch_size=batch_size, bf16=bf16)
 
-    def __call__(self, canvases: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Synthesize one face per canvas; order is kept."""
+    def __call__(self, canvases: Sequence[np.ndarray],
+                 codes: Sequence[np.ndarray] | np.ndarray | None = None) -> list[np.ndarray]:
+        """Synthesize one face per canvas; order is kept.
+
+        ``codes`` (one ``code_dim`` vector per canvas) are required by a coded generator and ignored
+        by an un-coded one.
+        """
         for i, canvas in enumerate(canvases):
             self._check(i, canvas)
+        code_array = check_codes(codes, len(canvases), self.code_dim)
         faces: list[np.ndarray] = []
         with torch.inference_mode():
             for start in range(0, len(canvases), self.batch_size):
-                faces.extend(self._run(canvases[start : start + self.batch_size]))
+                stop = start + self.batch_size
+                faces.extend(self._run(canvases[start:stop], None if code_array is None else code_array[start:stop]))
         return faces
 
-    def _run(self, batch: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _run(self, batch: Sequence[np.ndarray], codes: np.ndarray | None) -> list[np.ndarray]:
         x = torch.from_numpy(np.stack(batch)).to(self.device).permute(0, 3, 1, 2).float()
         x = (x / 255.0 - MEAN) / STD
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
+        code = None if codes is None else torch.from_numpy(codes).to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            y = self.model(x)
+            y = self.model(x) if code is None else self.model(x, code)
         y = ((y.float() * STD + MEAN) * 255.0).round_().clamp_(0, 255).to(torch.uint8)
         return list(y.permute(0, 2, 3, 1).contiguous().cpu().numpy())
 

@@ -3,7 +3,9 @@
 Importing torch costs ~1.5 s of CPU per ``ganon anonymize`` run, more than the whole generator work of
 a folder of photos. The first CPU run exports the weights (checked against PyTorch by
 ``ganon.models.export``) into ``$GANON_CACHE/onnx/<sha256>.onnx`` with a JSON card beside it; later runs
-load that file and never import torch. ``GANON_ONNX=0`` turns this off.
+load that file and never import torch. ``GANON_ONNX=0`` turns this off. A coded generator (the
+seeded variant) is exported with a second input ``code``; a cache entry without one is used only for
+un-coded weights.
 """
 
 from __future__ import annotations
@@ -58,7 +60,13 @@ class OnnxSynthesizer:
         if threads.isdigit() and int(threads) > 0:
             options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+        names = [arg.name for arg in self.session.get_inputs()]
+        self.input_name = names[0]
+        self.code_dim: int = int(card.get("code_dim", 0))
+        if self.code_dim and names[1:] != ["code"]:
+            raise ValueError(f"{onnx_path}: the card says code_dim {self.code_dim} but the model has no 'code' input")
+        if not self.code_dim and len(names) != 1:
+            raise ValueError(f"{onnx_path}: unexpected inputs {names} for an un-coded generator")
         self.batch_size = batch_size
         self.resolution: int = int(card["resolution"])
         self.render_style: str = card["render_style"]
@@ -95,25 +103,33 @@ class OnnxSynthesizer:
         onnx_path, card_path = _cache(synthesizer.sha256)
         export_onnx(synthesizer.model, onnx_path, resolution=synthesizer.resolution, overwrite=True)
         card = {"sha256": synthesizer.sha256, "resolution": synthesizer.resolution,
-                "render_style": synthesizer.render_style, "card": synthesizer.card}
+                "render_style": synthesizer.render_style, "card": synthesizer.card,
+                "code_dim": synthesizer.code_dim}
         tmp = card_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(card, default=str))
         os.replace(tmp, card_path)
         return onnx_path
 
-    def __call__(self, canvases: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Synthesize one face per canvas; order is kept."""
+    def __call__(self, canvases: Sequence[np.ndarray],
+                 codes: Sequence[np.ndarray] | np.ndarray | None = None) -> list[np.ndarray]:
+        """Synthesize one face per canvas; order is kept (``codes`` as for ``Synthesizer``)."""
+        from ganon.pipeline.synthesize_codes import check_codes
+
         r = self.resolution
         for index, canvas in enumerate(canvases):
             if not isinstance(canvas, np.ndarray) or canvas.dtype != np.uint8 or canvas.shape != (r, r, 3):
                 got = ((canvas.dtype, canvas.shape) if isinstance(canvas, np.ndarray)
                        else type(canvas).__name__)
                 raise ValueError(f"canvas {index}: expected uint8 RGB of shape ({r}, {r}, 3), got {got}")
+        code_array = check_codes(codes, len(canvases), self.code_dim)
         faces: list[np.ndarray] = []
         for start in range(0, len(canvases), self.batch_size):
             batch = np.stack(canvases[start:start + self.batch_size]).astype(np.float32)
             x = np.ascontiguousarray(((batch / 255.0 - MEAN) / STD).transpose(0, 3, 1, 2))
-            (y,) = self.session.run(None, {self.input_name: x})
+            feed = {self.input_name: x}
+            if code_array is not None:
+                feed["code"] = code_array[start:start + self.batch_size]
+            (y,) = self.session.run(None, feed)
             y = np.clip(np.round((y * STD + MEAN) * 255.0), 0, 255).astype(np.uint8)
             faces.extend(np.ascontiguousarray(y.transpose(0, 2, 3, 1)))
         return faces

@@ -66,9 +66,9 @@ class SampleGrid(L.Callback):
         self.out_dir = Path(out_dir)
         self.every = every
         self.n = n
-        self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._batch: tuple[torch.Tensor, ...] | None = None
 
-    def _fixed_batch(self, trainer: L.Trainer) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fixed_batch(self, trainer: L.Trainer) -> tuple[torch.Tensor, ...]:
         if self._batch is None:
             loaders = trainer.val_dataloaders or trainer.train_dataloader
             dataset = (loaders[0] if isinstance(loaders, list) else loaders).dataset
@@ -77,9 +77,11 @@ class SampleGrid(L.Callback):
                 from ganon.training.pairs import to_tensor
 
                 items = [tuple(to_tensor(im) for im in dataset.images(i)) for i in range(count)]
+                codes = [dataset.code(i) for i in range(count)] if hasattr(dataset, "code") else []
+                items = [(*item, code) if code is not None else item for item, code in zip(items, codes or [None] * count)]
             else:
                 items = [dataset[i] for i in range(count)]
-            self._batch = (torch.stack([c for c, _ in items]), torch.stack([t for _, t in items]))
+            self._batch = tuple(torch.stack(parts) for parts in zip(*items))  # condition, target[, code]
         return self._batch
 
     def write(self, trainer: L.Trainer, module: L.LightningModule) -> Path | None:
@@ -87,11 +89,12 @@ class SampleGrid(L.Callback):
             return None
         import cv2
 
-        condition, target = self._fixed_batch(trainer)
+        condition, target, *code = self._fixed_batch(trainer)
         was_training = module.training
         module.eval()
         with torch.no_grad():
-            fake = module.generator(condition.to(module.device)).float().cpu()
+            codes = code[0].to(module.device) if code else None
+            fake = module.generator(condition.to(module.device), codes).float().cpu()
         module.train(was_training)
         rows = [np.hstack(parts) for parts in zip(_to_uint8(condition), _to_uint8(fake), _to_uint8(target))]
         grid = np.vstack(rows)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from ganon.models.pix2pix import DISCRIMINATOR_PRESETS, GENERATOR_PRESETS
 from ganon.registry import Registry
 
-__all__ = ["TRAIN_PRESETS", "TrainConfig", "get_preset"]
+__all__ = ["CODED_RECIPE", "TRAIN_PRESETS", "TrainConfig", "appearance_code_card", "get_preset"]
 
 Precision = Literal["auto", "32", "bf16-mixed", "16-mixed"]
 
@@ -53,6 +53,11 @@ class TrainConfig:
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError(f"batch_size and epochs must be positive: {self}")
 
+    @property
+    def code_dim(self) -> int:
+        """Length of the generator's appearance code (0: un-coded)."""
+        return GENERATOR_PRESETS.get(self.generator).code_dim
+
     def replace(self, **changes: Any) -> "TrainConfig":
         if "betas" in changes:
             changes["betas"] = tuple(changes["betas"])
@@ -90,6 +95,45 @@ TRAIN_PRESETS.register("cpu-test")(
                 epochs=1000, num_workers=0, sample_every=100, val_every=100, val_batches=1,
                 checkpoint_minutes=1.0)
 )
+
+#: The seeded variant of the shipped default: the same U-Net plus a 100-value appearance code, trained
+#: on DCGAN faces with each pair's z as the code, fine-tuned from the shipped weights (LSGAN + 30 L1 and
+#: lr 1e-4, the shipped model's fine-tuning settings).
+TRAIN_PRESETS.register("small-128-coded")(
+    TRAIN_PRESETS.get("small-128").replace(name="small-128-coded", generator="small-128-coded",
+                                           discriminator="small-128-coded", lambda_l1=30.0, lr=1e-4)
+)
+#: Smoke tests of the coded variant.
+TRAIN_PRESETS.register("cpu-test-coded")(
+    TRAIN_PRESETS.get("cpu-test").replace(name="cpu-test-coded", generator="tiny-64-coded",
+                                          discriminator="tiny-64-coded")
+)
+
+#: How the seeded default is (re)trained, in command lines; the model card carries it. ``--init-from``
+#: starts from the shipped un-coded weights (their code injection fresh, so step 0 is the shipped model).
+CODED_RECIPE: tuple[str, ...] = (
+    "ganon synth-faces 200000 --out runs/synth-faces --seed 0 --size 128",
+    "ganon preprocess runs/synth-faces --out runs/pairs128 --resolution 128 --workers 8",
+    ("ganon train runs/pairs128 --run runs/coded128 --preset small-128-coded "
+     "--init-from ganon/weights_data/ganon-synth-128.safetensors --max-steps 60000"),
+    "ganon export runs/coded128 --out runs/coded128/ganon-synth-128-coded.safetensors",
+    "ganon models quality --weights runs/coded128/ganon-synth-128-coded.safetensors --out runs/coded128/quality",
+    "ganon anonymize samples/photos --weights runs/coded128/ganon-synth-128-coded.safetensors --out runs/coded128/seed1 --seed 1",
+)
+
+
+def appearance_code_card(config: TrainConfig) -> dict[str, Any]:
+    """The model card's record of what the appearance code is and how it was trained."""
+    return {
+        "dim": config.code_dim,
+        "injection": "FiLM (scale and shift) after the bottleneck and each decoder block's norm; "
+                     "zero-initialised heads, so the untrained code changes nothing",
+        "supervision": "each pair's DCGAN latent z (gan-face-generate, nz=100) fed as the code; the "
+                       "target is the face that z produced (L1 + LSGAN)",
+        "inference": "N(0, I) drawn from --seed and a key per face, file, track or run (--identity); "
+                     "never from the input face",
+        "recipe": list(CODED_RECIPE),
+    }
 
 
 def get_preset(name: str) -> TrainConfig:

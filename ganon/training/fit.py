@@ -178,9 +178,12 @@ def fit(
         initial = initial_weights(init_from, config)
 
     L.seed_everything(config.seed, workers=True)
-    train_set = PairDataset(data_dir, split="train", resolution=config.resolution, hflip=config.hflip)
+    code_dim = config.code_dim
+    train_set = PairDataset(data_dir, split="train", resolution=config.resolution, hflip=config.hflip,
+                            code_dim=code_dim)
     val_rows = pair_rows(data_dir, split="val")
-    val_set = PairDataset(data_dir, split="val", resolution=config.resolution) if val_rows else None
+    val_set = (PairDataset(data_dir, split="val", resolution=config.resolution, code_dim=code_dim)
+               if val_rows else None)
     pin = torch.cuda.is_available() and accelerator != "cpu"
     train_loader = _loader(train_set, config, train=True, pin=pin)
     val_loader = _loader(val_set, config, train=False, pin=pin) if val_set is not None else None
@@ -282,7 +285,11 @@ class InitialWeights:
     config: dict[str, Any]
 
     def apply(self, module: Pix2Pix) -> None:
-        module.load_state_dict(self.state, strict=True)
+        if any(k.startswith("discriminator.") for k in self.state):
+            module.load_state_dict(self.state, strict=True)
+        else:  # a generator weights file: the discriminator starts fresh
+            module.generator.load_state_dict({k.removeprefix("generator."): v for k, v in self.state.items()},
+                                             strict=True)
 
     def describe(self) -> dict[str, Any]:
         from ganon.models.checkpoint import sha256_file
@@ -292,7 +299,13 @@ class InitialWeights:
 
 
 def initial_weights(checkpoint: str | os.PathLike[str], config: TrainConfig) -> InitialWeights:
-    """Read the weights a fine-tuning run starts from; the architecture must match ``config``'s."""
+    """Read the weights a fine-tuning run starts from; the architecture must match ``config``'s.
+
+    A ganon generator file (``.safetensors``, e.g. the shipped default) gives the generator only; an
+    un-coded one starts the coded variant of the same shape with its code injection fresh (identity).
+    """
+    if Path(checkpoint).suffix == ".safetensors":
+        return _initial_generator(Path(checkpoint), config)
     path = find_checkpoint(checkpoint)
     ckpt = _read_checkpoint(path)
     try:
@@ -307,6 +320,25 @@ def initial_weights(checkpoint: str | os.PathLike[str], config: TrainConfig) -> 
         raise ValueError(f"{path}: cannot fine-tune from this checkpoint: {'; '.join(differs)}")
     steps = int(ckpt["global_step"]) // 2 if "global_step" in ckpt else None
     return InitialWeights(path, state, steps, earlier.to_dict())
+
+
+def _initial_generator(path: Path, config: TrainConfig) -> InitialWeights:
+    import dataclasses
+
+    from ganon.models.checkpoint import load_generator
+    from ganon.models.pix2pix import GENERATOR_PRESETS, coded_from
+
+    loaded = load_generator(path)
+    wanted = GENERATOR_PRESETS.get(config.generator)
+    model = loaded.model
+    if wanted.code_dim and not loaded.config.code_dim:
+        model = coded_from(model, code_dim=wanted.code_dim, code_hidden=wanted.code_hidden, seed=config.seed)
+    if dataclasses.replace(model.config, resolution=wanted.resolution) != wanted:
+        raise ValueError(f"{path}: cannot fine-tune from this generator: {loaded.config} does not fit "
+                         f"preset {config.generator!r} ({wanted})")
+    state = {f"generator.{k}": v.detach().clone() for k, v in model.state_dict().items()}
+    return InitialWeights(path, state, loaded.card.get("steps"),
+                          {"generator_file": loaded.card.get("name"), "config": dataclasses.asdict(loaded.config)})
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
@@ -367,6 +399,10 @@ def export_generator(
     }
     if run.get("initialized_from"):  # a fine-tuned model: the run its weights started from
         full_card["initialized_from"] = run["initialized_from"]
+    if model.config.code_dim:
+        from ganon.training.config import appearance_code_card
+
+        full_card["appearance_code"] = appearance_code_card(config)
     full_card.update(card or {})
     digest = save_generator(out, model, card=full_card, render_style=config.render_style,
                             dtype=torch.float16, overwrite=overwrite)

@@ -37,16 +37,29 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 
 class PairDataset(Dataset):
-    """Item ``i`` is ``(condition, target)``: landmark canvas and segmented face, (3, R, R) in [-1, 1].
+    """Item ``i`` is ``(condition, target)``: landmark canvas and segmented face, (3, R, R) in [-1, 1];
+    with ``code_dim`` also the pair's recorded DCGAN latent, ``(condition, target, z)``.
 
     Pairs stored at another size are resized (area / nearest for the canvas, so dots stay dots).
     ``hflip`` mirrors both images together with probability 0.5.
     """
 
     def __init__(self, data_dir: str | os.PathLike[str], *, split: str | None = "train", resolution: int = 128,
-                 hflip: bool = False, include_missing: bool = False) -> None:
+                 hflip: bool = False, include_missing: bool = False, code_dim: int = 0) -> None:
         self.root = Path(data_dir)
         self.rows = pair_rows(self.root, split=split, include_missing=include_missing)
+        self.latents: dict[str, np.ndarray] | None = None
+        if code_dim:
+            from ganon.training.latents import read_latents
+
+            self.latents = read_latents(self.root)
+            without = [r["face_path"] for r in self.rows if r["face_path"] not in self.latents]
+            if without:
+                raise ValueError(f"{data_dir}: {len(without)} pairs of split {split!r} have no recorded latent "
+                                 f"(e.g. {without[0]}); the coded generator trains on DCGAN faces only")
+            sizes = {z.shape for z in self.latents.values()}
+            if sizes != {(code_dim,)}:
+                raise ValueError(f"{data_dir}: latents of shape {sizes}, the generator takes {code_dim}")
         self.split = split
         self.resolution = resolution
         self.hflip = hflip
@@ -72,9 +85,16 @@ class PairDataset(Dataset):
         row = self.rows[index]
         return self._read(row["landmarks_path"], canvas=True), self._read(row["face_path"], canvas=False)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def code(self, index: int) -> torch.Tensor | None:
+        """The recorded latent of pair ``index`` (None without ``code_dim``)."""
+        if self.latents is None:
+            return None
+        return torch.from_numpy(self.latents[self.rows[index]["face_path"]].copy())
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         canvas, face = self.images(index)
         condition, target = to_tensor(canvas), to_tensor(face)
         if self.hflip and torch.rand(()) < 0.5:
             condition, target = condition.flip(-1), target.flip(-1)
-        return condition, target
+        code = self.code(index)
+        return (condition, target) if code is None else (condition, target, code)

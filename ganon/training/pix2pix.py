@@ -38,8 +38,8 @@ class Pix2Pix(L.LightningModule):
     def parameter_counts(self) -> dict[str, int]:
         return {"generator": count_parameters(self.generator), "discriminator": count_parameters(self.discriminator)}
 
-    def forward(self, condition: torch.Tensor) -> torch.Tensor:
-        return self.generator(condition)
+    def forward(self, condition: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+        return self.generator(condition, code)
 
     def configure_optimizers(self):
         c = self.config
@@ -56,12 +56,14 @@ class Pix2Pix(L.LightningModule):
             return x.contiguous(memory_format=torch.channels_last)
         return x
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        condition, target = (self._prepare(t) for t in batch)
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        condition, target = (self._prepare(t) for t in batch[:2])
+        code = batch[2] if len(batch) > 2 else None  # the coded variant: the pair's DCGAN latent
         opt_g, opt_d = self.optimizers()
 
-        # Generator: fool D on every patch and stay close to the target in L1.
-        fake = self.generator(condition)
+        # Generator: fool D on every patch and stay close to the target in L1 (with its own z, the
+        # target is what the code should produce: this is what makes the code decide appearance).
+        fake = self.generator(condition, code)
         self.toggle_optimizer(opt_g)
         g_gan = _lsgan(self.discriminator(fake, condition), real=True)
         g_l1 = F.l1_loss(fake.float(), target.float())
@@ -73,7 +75,7 @@ class Pix2Pix(L.LightningModule):
 
         # Discriminator: real pairs -> 1, generated pairs -> 0, averaged.
         if self.config.double_forward:
-            fake = self.generator(condition)
+            fake = self.generator(condition, code)
         self.toggle_optimizer(opt_d)
         d_real = _lsgan(self.discriminator(target, condition), real=True)
         d_fake = _lsgan(self.discriminator(fake.detach(), condition), real=False)
@@ -90,8 +92,8 @@ class Pix2Pix(L.LightningModule):
         )
         self.log("l1", g_l1, prog_bar=True, on_step=True, on_epoch=False, logger=False)
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        condition, target = (self._prepare(t) for t in batch)
-        fake = self.generator(condition)
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        condition, target = (self._prepare(t) for t in batch[:2])
+        fake = self.generator(condition, batch[2] if len(batch) > 2 else None)
         self.log("val/l1", F.l1_loss(fake.float(), target.float()), on_epoch=True, sync_dist=True,
                  batch_size=condition.shape[0], prog_bar=True)

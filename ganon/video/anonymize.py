@@ -366,7 +366,8 @@ class VideoAnonymizer:
 
     def _synthesize(self, faces: list[_Face]) -> None:
         todo = [face for face in faces if face.canvas is not None]
-        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo])):
+        codes = self.anonymizer.codes.for_tracks([f.state for f in todo])
+        for face, out in zip(todo, self.anonymizer.synthesizer([f.canvas for f in todo], codes)):
             face.synthesized = self._blend_in_time(face.state, out)
 
     def _composite(self, item: _Frame) -> tuple[np.ndarray, int]:
