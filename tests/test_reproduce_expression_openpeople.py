@@ -114,5 +114,5 @@ def test_beside_paper_sets_a_stand_in_row_beside_the_paper_row() -> None:
     assert len(beside) == 2
     row = beside.set_index("method").loc["CIAGAN"]
     assert row["dataset"] == "FACES" and row["ours"] == 0.5 and row["paper"] == 0.02
-    assert row["stand_in"] == "openpeople / Blur 9x9"
+    assert row["stand_in"] == "openpeople for FACES; Blur 9x9 for CIAGAN"
     assert bool(beside.set_index("method").loc["GANonymization", "within_rounding"])

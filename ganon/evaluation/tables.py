@@ -61,24 +61,24 @@ def _normalise_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 
 #: A column ``paper_<key>`` in our table names the paper's key a stand-in row is set beside
-#: (``dataset=openpeople, paper_dataset=FACES``); the row keeps its own name in ``stand_in``.
+#: (``dataset=openpeople, paper_dataset=FACES``); ``stand_in`` then says so ("openpeople for FACES").
 PAPER_KEY_PREFIX = "paper_"
 
 
 def _as_paper_keys(ours: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Rows with ``paper_<key>`` set take that key for the join; their own keys go into ``stand_in``."""
+    """Rows with ``paper_<key>`` set take that key for the join; ``stand_in`` names what stands for what."""
     aliases = [k for k in keys if PAPER_KEY_PREFIX + k in ours.columns]
     if not aliases:
         return ours
     ours = ours.copy()
-    own = ours[aliases].astype(str).agg(" / ".join, axis=1)
-    replaced = pd.Series(False, index=ours.index)
+    notes = pd.Series([[] for _ in range(len(ours))], index=ours.index, dtype=object)
     for key in aliases:
         alias = ours[PAPER_KEY_PREFIX + key]
-        given = alias.notna() & (alias.astype(str) != "")
+        given = alias.notna() & (alias.astype(str) != "") & (alias.astype(str) != ours[key].astype(str))
+        for index in ours.index[given]:
+            notes[index].append(f"{ours.at[index, key]} for {alias[index]}")
         ours.loc[given, key] = alias[given]
-        replaced |= given
-    ours["stand_in"] = own.where(replaced, "")
+    ours["stand_in"] = notes.map("; ".join)
     return ours
 
 
