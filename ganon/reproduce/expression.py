@@ -4,6 +4,10 @@ One folder of paired crops per dataset (``workdir/expression_faces/<dataset>``) 
 the paper profile trains one ConvNeXt per dataset and training set (``workdir/classifiers``) and the
 inference scenario (Tables 2, 3, Figure 7) runs once per dataset and is reused by the others.
 DeepPrivacy2 and CIAGAN are not run by ganon: blur and pixelation stand in as the other methods.
+A profile's ``stand_in_datasets`` (smoke: ``{faces: openpeople}``) adds a labelled dataset in place of a
+paper dataset: its classes are mapped onto the paper's (``PAPER_CLASSES``), its rows carry
+``paper_<key>`` columns naming the paper's rows they are set beside, and its training scenario is a
+linear classifier on frozen features (``ganon.evaluation.embedding_classifier``) split by person.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from ganon.reproduce.common import (
 )
 from ganon.reproduce.result import Result, Settings
 
-__all__ = ["PAPER_CLASSES", "PAPER_DATASETS", "PAPER_SLOTS", "STAND_INS", "TRAIN_DATA", "class_mapping",
-           "expression_crops", "inference", "stand_ins"]
+__all__ = ["PAPER_CLASSES", "PAPER_DATASETS", "PAPER_SLOTS", "STAND_INS", "STAND_IN_TRAIN_DATA", "TRAIN_DATA",
+           "class_mapping", "expression_crops", "inference", "stand_in_training", "stand_ins"]
 
 #: The paper's emotion datasets: profile key -> (name in Tables 2-4, its figure of example faces).
 PAPER_DATASETS: dict[str, tuple[str, str]] = {"affectnet": ("AffectNet", "figure4"), "ckplus": ("CK+", "figure5"),
@@ -270,7 +274,7 @@ def _faces_figure(figure: str, settings: Settings, workdir: Path) -> Result:
     # The samples stand in for AffectNet's figure, a labelled stand-in for its dataset's; else the paper profile.
     name = "samples" if settings.dataset == "samples" and figure == "figure4" else standing.get(wanted, wanted)
     if name not in crops:
-        missing = [p for p in problems if p.startswith(wanted) or p.startswith(name)]
+        missing = [p for p in problems if p.startswith((wanted, name))]
         return _absent(figure, settings, "; ".join(missing) or f"{wanted} is not part of the {settings.profile} profile")
     columns = ["GANonymization", *STAND_INS]
     titles = None
@@ -291,7 +295,8 @@ def _per_class_examples(paired: Any, source: SourceFaces, columns: list[str]) ->
     from ganon.imageio import read_image
 
     table = _faces_table(paired, source)
-    person = sorted(table.loc[table["split"] == "val", "subject"].unique() or table["subject"].unique())[0]
+    val = table.loc[table["split"] == "val", "subject"]
+    person = min(val if len(val) else table["subject"])
     rows, titles = [], []
     for emotion in source.table.attrs.get("classes", ()):
         face = table[(table["subject"] == person) & (table["emotion"] == emotion)]
