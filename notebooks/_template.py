@@ -31,6 +31,7 @@ models = {"detector": "retinaface-mobilenet", "segmenter": "mediapipe-head", "la
 sizes = {"image_size": 256, "max_images": 8, "batch_size": 4, "gan_epochs": 1,
          "classifier_max_epochs": 1, "num_workers": 0}
 datasets = {}  # paper profile: name -> {"manifest": ..., "data_dir": ...}
+stand_in_datasets = {}  # paper dataset key -> a labelled stand-in (smoke: {"faces": "openpeople"})
 data_dir = "samples"
 samples_dir = "samples"
 results_dir = "runs/book/smoke/results"

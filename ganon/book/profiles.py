@@ -111,6 +111,10 @@ class Profile(_Strict):
     dataset: Literal["samples", "paper"]
     data_dir: str = "data"
     datasets: dict[str, DatasetSource] = Field(default_factory=dict)
+    #: A labelled dataset that stands in for a paper dataset absent from this profile, by the paper
+    #: dataset's key (``faces: openpeople``); its rows are set beside that dataset's rows of the paper.
+    stand_in_datasets: dict[Literal["affectnet", "ckplus", "faces", "celeba", "wider"], Literal["openpeople"]] = Field(
+        default_factory=dict)
     models: ModelChoice
     sizes: Sizes
     #: Planning estimate per notebook stem, shown next to the measured wall time in the report.
@@ -124,6 +128,9 @@ class Profile(_Strict):
             raise ValueError("dataset 'paper' needs a 'datasets' mapping (name -> manifest, data_dir)")
         if self.dataset == "samples" and self.datasets:
             raise ValueError("dataset 'samples' takes no 'datasets' mapping")
+        if set(self.stand_in_datasets) & set(self.datasets):
+            raise ValueError(f"stand_in_datasets {sorted(set(self.stand_in_datasets) & set(self.datasets))} "
+                             "are real datasets of this profile")
         return self
 
     def parameters(
@@ -153,6 +160,7 @@ class Profile(_Strict):
             "models": self.models.model_dump(),
             "sizes": self.sizes.model_dump(),
             "datasets": datasets,
+            "stand_in_datasets": dict(sorted(self.stand_in_datasets.items())),
             "data_dir": shown_path(data_dir, root),
             "samples_dir": shown_path(samples_dir, root),
             "results_dir": shown_path(results_dir, root),

@@ -187,6 +187,8 @@ def figure_file(results_dir: Path | str, name: str) -> Path | None:
 
 
 def _table_row(cmp: Comparison) -> dict[str, Any]:
+    import pandas as pd
+
     spec = cmp.spec
     if cmp.problem is not None:
         return {"status": "not comparable", "note": cmp.problem}
@@ -198,10 +200,12 @@ def _table_row(cmp: Comparison) -> dict[str, Any]:
         return {"status": "not comparable", "rows_compared": 0,
                 "note": f"none of our {len(cmp.ours)} rows matches a row of the paper's by {keys}"
                         + (" (trivial rows left out)" if spec.trivial else "")}
+    stand_ins = sorted({part for text in both.get("stand_in", pd.Series(dtype=str)) for part in str(text).split("; ")
+                        if part})
     return {"status": "compared", "rows_compared": len(both),
             "mean_abs_difference": round(float(both["difference"].abs().mean()), 4),
             "note": f"{spec.main_value}: {int(both['within_rounding'].sum())} of {len(both)} "
-                    "equal up to rounding"}
+                    "equal up to rounding" + (f"; stand-ins: {', '.join(stand_ins)}" if stand_ins else "")}
 
 
 def _figure_row(

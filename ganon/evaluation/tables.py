@@ -60,6 +60,28 @@ def _normalise_keys(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
+#: A column ``paper_<key>`` in our table names the paper's key a stand-in row is set beside
+#: (``dataset=openpeople, paper_dataset=FACES``); ``stand_in`` then says so ("openpeople for FACES").
+PAPER_KEY_PREFIX = "paper_"
+
+
+def _as_paper_keys(ours: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Rows with ``paper_<key>`` set take that key for the join; ``stand_in`` names what stands for what."""
+    aliases = [k for k in keys if PAPER_KEY_PREFIX + k in ours.columns]
+    if not aliases:
+        return ours
+    ours = ours.copy()
+    notes = pd.Series([[] for _ in range(len(ours))], index=ours.index, dtype=object)
+    for key in aliases:
+        alias = ours[PAPER_KEY_PREFIX + key]
+        given = alias.notna() & (alias.astype(str) != "") & (alias.astype(str) != ours[key].astype(str))
+        for index in ours.index[given]:
+            notes[index].append(f"{ours.at[index, key]} for {alias[index]}")
+        ours.loc[given, key] = alias[given]
+    ours["stand_in"] = notes.map("; ".join)
+    return ours
+
+
 def beside_paper(ours: pd.DataFrame, table: TableName | str, *, how: Join = "outer") -> pd.DataFrame:
     """Long table of ``keys..., quantity, ours, paper, paper_printed, difference, within_rounding``.
 
@@ -72,6 +94,7 @@ def beside_paper(ours: pd.DataFrame, table: TableName | str, *, how: Join = "out
     spec = TABLES.get(table)
     if spec.name == "headline":
         raise ValueError("beside_paper compares Tables 1-6; look headline numbers up with headline_number()")
+    ours = _as_paper_keys(ours, spec.keys)
     missing = set(spec.keys) - set(ours.columns)
     if "kernel" in missing:
         ours = ours.assign(kernel="")
@@ -109,6 +132,11 @@ def beside_paper(ours: pd.DataFrame, table: TableName | str, *, how: Join = "out
     result["_q"] = result["quantity"].map({q: i for i, q in enumerate(quantities)})
     result = result.sort_values(["_order", "_q"], na_position="last", kind="stable")
     columns = [*spec.keys, "quantity", "ours", "paper", "paper_printed", "difference", "within_rounding"]
+    if "stand_in" in ours.columns:  # which row of ours stands in for the paper's row
+        stand_ins = _normalise_keys(ours, spec.keys).set_index(list(spec.keys))["stand_in"]
+        result["stand_in"] = [stand_ins.get(tuple(k), "") for k in result[list(spec.keys)].itertuples(index=False)]
+        result["stand_in"] = result["stand_in"].fillna("")
+        columns.append("stand_in")
     return result[columns].reset_index(drop=True)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "MISSING",
     "SourceFaces",
     "anonymizer_for",
+    "openpeople_expressions",
     "paired_crops",
     "provenance",
     "sample_faces",
@@ -105,6 +106,33 @@ def source_dataset(settings: Settings, key: str, name: str, *, splits: tuple[str
     if limit:
         table = table.groupby("split", group_keys=False).head(limit) if "split" in table else table.head(limit)
     return SourceFaces(name, table, f"{len(table)} {name} photos")
+
+
+def openpeople_expressions(settings: Settings, out: Path, *, classes: Mapping[str, str],
+                           name: str = "openpeople") -> SourceFaces:
+    """openpeople's expression crops whose expression ``classes`` maps to a paper class, as files in ``out``.
+
+    ``classes`` maps openpeople's expression (``"sad"``) to the paper's class (``"Sadness"``); its order
+    is the label order. The table has ``path`` (the crop), ``split`` (by person, seeded by the profile),
+    ``subject``, ``expression``, ``emotion`` (the paper's name) and ``label`` (index in ``classes``).
+    The crops are cut once; a file already in ``out`` is kept (it is a cache of the package's sheets).
+    """
+    from ganon.data.datasets.openpeople import OpenPeople
+
+    reader = OpenPeople(kinds=("expression",), seed=settings.seed)
+    table = reader.read()
+    table = table[table["expression"].isin(list(classes))].reset_index(drop=True)
+    written = reader.materialize(out, frame=table)
+    order = list(dict.fromkeys(classes.values()))
+    written["emotion"] = written["expression"].map(classes)
+    written["label"] = written["emotion"].map(order.index).astype("int64")
+    written["sheet"] = written["path"]
+    written["path"] = written.pop("file")
+    written = written.drop(columns=["crop", "kind"])
+    written.attrs = {"dataset": name, "root": str(out), "classes": tuple(order), "split_seed": settings.seed}
+    people = written.groupby("split")["subject"].nunique().to_dict()
+    return SourceFaces(name, written, f"{len(written)} openpeople expression crops of {written['subject'].nunique()} "
+                                      f"people ({', '.join(f'{k} {v}' for k, v in sorted(people.items()))} people)")
 
 
 def anonymizer_for(settings: Settings, *, detector: Any | None = None) -> Any:

@@ -23,6 +23,8 @@ class Settings:
     models: Mapping[str, Any] = field(default_factory=dict)
     sizes: Mapping[str, Any] = field(default_factory=dict)
     datasets: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: Paper dataset key -> the labelled dataset standing in for it (``{"faces": "openpeople"}``).
+    stand_in_datasets: Mapping[str, str] = field(default_factory=dict)
     data_dir: str = "data"
     samples_dir: str = "samples"
 
