@@ -101,7 +101,7 @@ def table1_faces(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
     return crops, source
 
 
-def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame) -> pd.DataFrame:
+def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame, note: str = "") -> pd.DataFrame:
     """The paper's rows in its order: the default recognizer's columns, then every recognizer side by side."""
     from ganon.evaluation.reference import paper_table
 
@@ -120,7 +120,7 @@ def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame) -> pd.DataFra
         rows.append({"method": method, "kernel": kernel, "cosine_distance": m["mean"],
                      "fraction_above_threshold": m["fraction_above_threshold"], "std": m["std"],
                      "n": m["n"], "n_no_face": m["n_no_face"], "backend": m["backend"],
-                     "metric": m["metric"], "threshold": m["threshold"], **wide.loc[mine].to_dict(), "note": ""})
+                     "metric": m["metric"], "threshold": m["threshold"], **wide.loc[mine].to_dict(), "note": note})
     table = pd.DataFrame(rows)
     return table[[c for c in table.columns if c != "note"] + ["note"]]
 
@@ -162,7 +162,9 @@ def table1(settings: Settings, *, workdir: Path) -> Result:
             embeddings = [cache.get(Path(path)) for path in labelled["path"]]
             verification.append(verification_shares(embeddings, list(labelled["subject"]), model))
     default = identity_models(settings)[0]
-    table = _table1_rows(summaries[default], side_by_side(summaries))
+    note = "" if default == "facenet512" else f"identity: {', '.join(models)} in place of Facenet512"
+    note += f"; faces: {source.description}" if settings.dataset == "samples" else ""
+    table = _table1_rows(summaries[default], side_by_side(summaries), note.lstrip("; "))
     frames = {"per_face": pd.concat(per_face, ignore_index=True)}
     if verification:
         frames["verification"] = pd.concat(verification, ignore_index=True)
