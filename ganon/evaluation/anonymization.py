@@ -18,7 +18,7 @@ import pandas as pd
 
 from ganon.backends.identity import IdentityModel
 
-__all__ = ["RECOGNIZER_VALUES", "side_by_side", "verification_shares"]
+__all__ = ["RECOGNIZER_VALUES", "recognizer_view", "side_by_side", "verification_shares"]
 
 #: Per recognizer, the columns of ``summarize_identity`` that ``side_by_side`` keeps, and their suffix.
 RECOGNIZER_VALUES: dict[str, str] = {"mean": "distance", "fraction_above_threshold": "beyond_threshold",
@@ -63,3 +63,9 @@ def verification_shares(embeddings: Sequence[np.ndarray | None], people: Sequenc
                      "faces": len(kept), "n_no_face": len(embeddings) - len(kept),
                      "backend": model.name, "metric": model.metric, "threshold": model.threshold})
     return pd.DataFrame(rows)
+
+
+def recognizer_view(table: pd.DataFrame, recognizers: Sequence[str]) -> pd.DataFrame:
+    """Table 1 as the book shows it: method, kernel, then per recognizer its mean distance and share beyond."""
+    columns = [f"{name}_{suffix}" for name in recognizers for suffix in ("distance", "beyond_threshold", "no_face")]
+    return table[["method", "kernel", *[c for c in columns if c in table]]]
