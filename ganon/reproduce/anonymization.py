@@ -16,7 +16,14 @@ from typing import Any
 import pandas as pd
 
 from ganon.reproduce import REPRODUCERS
-from ganon.reproduce.common import MISSING, DataUnavailable, SourceFaces, anonymizer_for, paired_crops, provenance
+from ganon.reproduce.common import (
+    MISSING,
+    DataUnavailable,
+    SourceFaces,
+    anonymizer_for,
+    paired_crops,
+    provenance,
+)
 from ganon.reproduce.result import Result, Settings
 
 __all__ = ["EXTERNAL", "FIGURE3_COLUMNS", "OPENPEOPLE_PHOTOS", "TABLE1_ROWS", "figure3", "identity_models",
