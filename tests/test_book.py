@@ -30,7 +30,7 @@ def test_real_profiles_validate_with_the_briefed_models() -> None:
     assert smoke.models.model_dump() | {} == {
         "detector": "retinaface-mobilenet", "segmenter": "mediapipe-head", "landmark_style": "authors",
         "generator": "ganon-synth-128", "identity": "dlib", "emotion": "fer", "attributes": "age-gender",
-        "classifier": "paper", "classifier_backbone": None,
+        "classifier": "paper", "classifier_backbone": None, "identity_models": ["dlib", "sface"],
     }
     assert (paper.device, paper.dataset) == ("cuda", "paper")
     assert (paper.models.detector, paper.models.segmenter, paper.models.identity, paper.models.emotion,

@@ -55,6 +55,8 @@ class ModelChoice(_Strict):
     #: Generator weights: a model shipped in ganon/weights_data, a weights manifest name or a file path.
     generator: str
     identity: str
+    #: Further recognizers that Table 1 is measured with, side by side with ``identity``.
+    identity_models: list[str] = Field(default_factory=list)
     emotion: str
     attributes: str
     #: Recipe of the classifiers the paper profile trains (a ``CLASSIFIER_PRESETS`` name).
@@ -72,6 +74,16 @@ class ModelChoice(_Strict):
         if name not in known:
             raise ValueError(f"unknown {info.field_name} backend {name!r}; available: {', '.join(known)}")
         return name
+
+    @field_validator("identity_models")
+    @classmethod
+    def _registered_identities(cls, names: list[str]) -> list[str]:
+        from ganon import backends
+
+        unknown = sorted(set(names) - set(backends.names("identity")))
+        if unknown:
+            raise ValueError(f"unknown identity_models {unknown}; available: {', '.join(backends.names('identity'))}")
+        return names
 
     @field_validator("landmark_style")
     @classmethod

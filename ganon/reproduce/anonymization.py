@@ -2,7 +2,10 @@
 
 Both results share one folder of paired crops in ``workdir/table1_faces``: each detected face
 aligned and segmented (the paper's "original"), its GANonymization crop and the classical
-baselines applied to the segmented original.
+baselines applied to the segmented original. Table 1 is measured with every recognizer the profile
+lists (``models.identity_models``, the profile's ``identity`` first), each with its share of pairs
+beyond its own threshold. In the smoke profile the faces are the sample photos plus openpeople's
+close-up photos, whose known identities also show how each recognizer treats true matches.
 """
 
 from __future__ import annotations
@@ -13,10 +16,18 @@ from typing import Any
 import pandas as pd
 
 from ganon.reproduce import REPRODUCERS
-from ganon.reproduce.common import MISSING, DataUnavailable, SourceFaces, anonymizer_for, paired_crops, provenance
+from ganon.reproduce.common import (
+    MISSING,
+    DataUnavailable,
+    SourceFaces,
+    anonymizer_for,
+    paired_crops,
+    provenance,
+)
 from ganon.reproduce.result import Result, Settings
 
-__all__ = ["EXTERNAL", "FIGURE3_COLUMNS", "TABLE1_ROWS", "figure3", "table1", "table1_faces"]
+__all__ = ["EXTERNAL", "FIGURE3_COLUMNS", "OPENPEOPLE_PHOTOS", "TABLE1_ROWS", "figure3", "identity_models",
+           "openpeople_photos", "table1", "table1_faces"]
 
 #: Table 1's rows for the methods ganon runs itself: ganon's method -> (method, kernel) as the paper's CSV writes them.
 TABLE1_ROWS: dict[str, tuple[str, str]] = {
@@ -31,14 +42,50 @@ EXTERNAL: dict[str, str] = {
 FIGURE3_COLUMNS = ("Original", "GANonymization", "DeepPrivacy2", "CIAGAN", "pixelate-8x8", "pixelate-16x16",
                    "blur-9x9", "blur-17x17")
 FACES_DIR = "table1_faces"
+#: openpeople's photos that show one face large (the postures are full-body shots, the character
+#: sheet shows several views of the person).
+OPENPEOPLE_PHOTOS: tuple[str, ...] = ("studio_portrait", "amateur_selfie")
+OPENPEOPLE_DIR = "openpeople_photos"
 
 
-def _source(settings: Settings) -> SourceFaces:
+def identity_models(settings: Settings) -> list[str]:
+    """The recognizers Table 1 is measured with: the profile's ``identity``, then ``identity_models``."""
+    return list(dict.fromkeys([settings.models["identity"], *(settings.models.get("identity_models") or [])]))
+
+
+def openpeople_photos(settings: Settings, out: Path, *, photos: tuple[str, ...] = OPENPEOPLE_PHOTOS) -> SourceFaces:
+    """openpeople's ``photos`` of every person, shrunk to 1024 px once into ``out`` (a cache of the package's files).
+
+    The table has ``path`` (the copy), ``relative`` (``openpeople/<person>/<photo>.png``), ``split`` (by
+    person, the profile's seed), ``subject``, ``Male`` and ``Young``. Raises ``DataUnavailable`` when
+    the package is not installed.
+    """
+    from ganon.data.datasets.openpeople import OpenPeople
+
+    try:
+        reader = OpenPeople(kinds=("photo",), seed=settings.seed)
+    except FileNotFoundError as error:
+        raise DataUnavailable(str(error)) from None
+    table = reader.read()
+    written = reader.materialize(out, frame=table[table["name"].isin(photos)].reset_index(drop=True))
+    written["photo"] = written.pop("path")
+    written["path"] = written.pop("file")
+    written["relative"] = [f"openpeople/{s}/{n}.png" for s, n in zip(written["subject"], written["name"])]
+    written = written.drop(columns=["crop", "expression", "label"])
+    written.attrs = {"dataset": "openpeople", "root": str(out), "split_seed": settings.seed}
+    return SourceFaces("openpeople", written, f"{len(written)} openpeople photos of {written['subject'].nunique()} people")
+
+
+def _source(settings: Settings, workdir: Path) -> SourceFaces:
     from ganon.reproduce.common import sample_faces, source_dataset
 
-    if settings.dataset == "samples":
-        return sample_faces(settings, with_frames=False)
-    return source_dataset(settings, "wider", "WIDER FACE", splits=("val",))
+    if settings.dataset != "samples":
+        return source_dataset(settings, "wider", "WIDER FACE", splits=("val",))
+    samples = sample_faces(settings, with_frames=False)
+    people = openpeople_photos(settings, Path(workdir) / OPENPEOPLE_DIR)
+    photos = samples.table.assign(relative="samples/" + samples.table["relative"].astype(str), dataset="samples")
+    table = pd.concat([photos, people.table.assign(dataset="openpeople")], ignore_index=True)
+    return SourceFaces("samples+openpeople", table, f"{samples.description} and {people.description}")
 
 
 def table1_faces(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
@@ -47,7 +94,7 @@ def table1_faces(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
     from ganon.evaluation.baselines import BASELINES
     from ganon.pipeline.segment import apply_mask
 
-    source = _source(settings)
+    source = _source(settings, Path(workdir))
     segmenter = backends.build("segmenter", settings.models["segmenter"])
     detector = backends.build("detector", settings.models["detector"])
 
@@ -61,10 +108,12 @@ def table1_faces(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
     return crops, source
 
 
-def _table1_rows(summary: pd.DataFrame) -> pd.DataFrame:
+def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame, note: str = "") -> pd.DataFrame:
+    """The paper's rows in its order: the default recognizer's columns, then every recognizer side by side."""
     from ganon.evaluation.reference import paper_table
 
     measured = summary.set_index("method")
+    wide = recognizers.set_index("method")
     ours_for = {row: method for method, row in TABLE1_ROWS.items()}
     paper = paper_table("table1")
     rows = []
@@ -75,40 +124,62 @@ def _table1_rows(summary: pd.DataFrame) -> pd.DataFrame:
                          "note": EXTERNAL[method]})
             continue
         m = measured.loc[mine]
-        rows.append({"method": method, "kernel": kernel, "cosine_distance": m["mean"], "std": m["std"],
-                     "n": m["n"], "n_no_face": m["n_no_face"],
-                     "fraction_above_threshold": m["fraction_above_threshold"], "backend": m["backend"],
-                     "metric": m["metric"], "threshold": m["threshold"], "note": ""})
-    return pd.DataFrame(rows)
+        rows.append({"method": method, "kernel": kernel, "cosine_distance": m["mean"],
+                     "fraction_above_threshold": m["fraction_above_threshold"], "std": m["std"],
+                     "n": m["n"], "n_no_face": m["n_no_face"], "backend": m["backend"],
+                     "metric": m["metric"], "threshold": m["threshold"], **wide.loc[mine].to_dict(), "note": note})
+    table = pd.DataFrame(rows)
+    return table[[c for c in table.columns if c != "note"] + ["note"]]
 
 
 @REPRODUCERS.register("table1")
 def table1(settings: Settings, *, workdir: Path) -> Result:
     """Table 1: mean identity distance between each original face and its version by every method.
 
-    ``frames["per_face"]`` keeps one row per face and method; a face the identity model no longer finds
-    is counted in ``n_no_face`` and left out of the mean.
+    ``cosine_distance`` is the profile's ``identity`` model (the column compared with the paper); every
+    recognizer of ``identity_models(settings)`` adds ``<name>_distance`` and ``<name>_beyond_threshold``
+    (share of pairs beyond its own threshold). ``frames["per_face"]`` keeps one row per face, method
+    and recognizer; a face the recognizer no longer finds is counted in ``n_no_face`` and left out of
+    the mean. ``frames["verification"]`` gives, for faces with known identities (openpeople), each
+    recognizer's share beyond its threshold over same-person and different-people pairs of originals.
     """
     from ganon import backends
+    from ganon.evaluation.anonymization import side_by_side, verification_shares
     from ganon.evaluation.baselines import BASELINES
     from ganon.evaluation.identity import identity_distances, summarize_identity
 
     try:
-        identity = backends.build("identity", settings.models["identity"])
+        models = {name: backends.build("identity", name) for name in identity_models(settings)}
         crops, source = table1_faces(settings, workdir)
     except (*MISSING, DataUnavailable) as error:
         return Result.absent("table1", str(error).splitlines()[0], **provenance(settings))
-    cache: dict = {}
     methods = ["Original", "GANonymization", *BASELINES.names()]
-    per_face = pd.concat(
-        [identity_distances(crops.pairs(method) if method != "Original" else _self_pairs(crops), identity,
-                            method_name=method, original_cache=cache, progress=False) for method in methods],
-        ignore_index=True)
-    table = _table1_rows(summarize_identity(per_face))
-    return Result("table1", table=table, frames={"per_face": per_face},
-                  provenance=provenance(settings, source=source.description, identity=identity.name,
-                                        threshold=identity.threshold, faces=int(crops.faces["image_id"].notna().sum()),
-                                        photos=len(source.table)))
+    faces = crops.dataset_table(source.table)
+    labelled = faces[faces["dataset"] == "openpeople"] if "dataset" in faces else faces.iloc[:0]
+    per_face, summaries, verification = [], {}, []
+    for name, model in models.items():
+        cache: dict = {}
+        part = pd.concat(
+            [identity_distances(crops.pairs(method) if method != "Original" else _self_pairs(crops), model,
+                                method_name=method, original_cache=cache, progress=False) for method in methods],
+            ignore_index=True)
+        per_face.append(part)
+        summaries[name] = summarize_identity(part)
+        if not labelled.empty:
+            embeddings = [cache.get(Path(path)) for path in labelled["path"]]
+            verification.append(verification_shares(embeddings, list(labelled["subject"]), model))
+    default = identity_models(settings)[0]
+    note = "" if default == "facenet512" else f"identity: {', '.join(models)} in place of Facenet512"
+    note += f"; faces: {source.description}" if settings.dataset == "samples" else ""
+    table = _table1_rows(summaries[default], side_by_side(summaries), note.lstrip("; "))
+    frames = {"per_face": pd.concat(per_face, ignore_index=True)}
+    if verification:
+        frames["verification"] = pd.concat(verification, ignore_index=True)
+    return Result("table1", table=table, frames=frames,
+                  provenance=provenance(settings, source=source.description, identity=default,
+                                        identity_models=list(models), threshold=models[default].threshold,
+                                        thresholds={n: m.threshold for n, m in models.items()},
+                                        faces=int(crops.faces["image_id"].notna().sum()), photos=len(source.table)))
 
 
 def _self_pairs(crops: Any) -> Any:
