@@ -16,7 +16,7 @@ import logging
 import platform
 import subprocess
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 

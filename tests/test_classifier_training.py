@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ganon.backends.attributes import CelebAConvNeXt
-from ganon.backends.emotion import ConvNeXtEmotion, LoadedClassifier, load_classifier, read_classifier_metadata
+from ganon.backends.emotion import ConvNeXtEmotion, LoadedClassifier, read_classifier_metadata
 from ganon.data.datasets import read_dataset
 from ganon.data.manifests import load_dataset
 from ganon.evaluation.training_scenario import confusion_figure, evaluate_classifier

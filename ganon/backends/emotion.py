@@ -28,7 +28,6 @@ from ganon.models.classifier_checkpoint import (
     ClassifierMetadata,
     LoadedClassifier,
     Preprocessing,
-    Task,
     _check_rgb,
     load_classifier,
     read_classifier_metadata,

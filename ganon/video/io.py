@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
