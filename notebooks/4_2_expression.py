@@ -138,14 +138,14 @@ figure5 = reproduce("figure5", settings, workdir=results, store=store)
 figure6 = reproduce("figure6", settings, workdir=results, store=store)
 print("Figure 4:", f"made from {figure4.provenance['source']}, faces {figure4.provenance['face_status']}"
       if figure4.regenerated else figure4.absent_reason)
-print("Figure 5:", "made" if figure5.regenerated else figure5.absent_reason)
+print("Figure 5:", f"made from {figure5.provenance['dataset_shown']}" if figure5.regenerated else figure5.absent_reason)
 print("Figure 6:", "made" if figure6.regenerated else figure6.absent_reason)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Faces of the evaluation (Figure 4): the original crop, the face GANonymization painted from its landmarks, and the classical stand-ins blur and pixelation. In the paper these are AffectNet faces with DeepPrivacy2 and CIAGAN instead of the classical methods; in the smoke profile the sample faces stand in for AffectNet's.", "name": "fig-4-2-faces"}}
 if figure4.regenerated:
     book.show_figure(figure4.figure)
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 5, ours: CK+ faces, the original crop beside GANonymization's and the stand-ins' versions.", "name": "fig-4-2-figure5"}}
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Figure 5, ours: CK+ faces in the paper profile. The smoke profile has no CK+ stand-in of its own; CK+ is posed like FACES, so the figure shows the other test person of openpeople, one row per class, the original crop beside GANonymization's and the stand-ins' versions.", "name": "fig-4-2-figure5"}}
 if figure5.regenerated:
     book.show_figure(figure5.figure)
 

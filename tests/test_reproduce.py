@@ -69,7 +69,7 @@ def test_absent_result_clears_stale_files(few_photos: Settings, tmp_path: Path) 
 
 def test_cli_exit_codes(tmp_path: Path, repo_root: Path) -> None:
     out = tmp_path / "out"
-    absent_only = _invoke("table4", "figure5", "--profile", "smoke", "--out", str(out), "--root", str(repo_root))
+    absent_only = _invoke("table4", "figure5", "--profile", "paper", "--out", str(out), "--root", str(repo_root))
     assert absent_only.exit_code == 0, absent_only.output
     assert "absent" in absent_only.output and "not a failure" in absent_only.output
     assert (out / "figure5.absent.txt").is_file()

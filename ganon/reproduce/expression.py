@@ -271,15 +271,22 @@ def _faces_figure(figure: str, settings: Settings, workdir: Path) -> Result:
         return _absent(figure, settings, str(error).splitlines()[0])
     wanted = next(name for name, fig in PAPER_DATASETS.values() if fig == figure)
     standing = {paper: ours for ours, paper in stand_ins(settings).items()}
-    # The samples stand in for AffectNet's figure, a labelled stand-in for its dataset's; else the paper profile.
-    name = "samples" if settings.dataset == "samples" and figure == "figure4" else standing.get(wanted, wanted)
+    # The samples stand in for AffectNet's figure, a labelled stand-in for its dataset's; CK+ (posed, like
+    # FACES) without one of its own borrows the FACES stand-in and shows its other validation person.
+    pick = 0
+    if settings.dataset == "samples" and figure == "figure4":
+        name = "samples"
+    elif wanted == "CK+" and wanted not in standing and "FACES" in standing:
+        name, pick = standing["FACES"], 1
+    else:
+        name = standing.get(wanted, wanted)
     if name not in crops:
         missing = [p for p in problems if p.startswith((wanted, name))]
         return _absent(figure, settings, "; ".join(missing) or f"{wanted} is not part of the {settings.profile} profile")
     columns = ["GANonymization", *STAND_INS]
     titles = None
     if name in standing.values():
-        rows, titles = _per_class_examples(crops[name], sources[name], columns)
+        rows, titles = _per_class_examples(crops[name], sources[name], columns, pick=pick)
     else:
         rows = visualize.paired_examples(crops[name], columns, n=5 if len(set(crops) - set(standing.values())) == 1 else 3)
     if not rows:
@@ -290,13 +297,18 @@ def _faces_figure(figure: str, settings: Settings, workdir: Path) -> Result:
         source=sources[name].description, face_status=crops[name].faces["status"].value_counts().to_dict()))
 
 
-def _per_class_examples(paired: Any, source: SourceFaces, columns: list[str]) -> tuple[list[list[Any]], list[str]]:
-    """One row per class (the paper's order) of one validation person: the original crop, then each method's."""
+def _per_class_examples(paired: Any, source: SourceFaces, columns: list[str], *,
+                        pick: int = 0) -> tuple[list[list[Any]], list[str]]:
+    """One row per class (the paper's order) of one validation person: the original crop, then each method's.
+
+    ``pick`` chooses among the validation people in sorted order (wrapping), so two figures can show two people.
+    """
     from ganon.imageio import read_image
 
     table = _faces_table(paired, source)
     val = table.loc[table["split"] == "val", "subject"]
-    person = min(val if len(val) else table["subject"])
+    people = sorted(set(val if len(val) else table["subject"]))
+    person = people[pick % len(people)]
     rows, titles = [], []
     for emotion in source.table.attrs.get("classes", ()):
         face = table[(table["subject"] == person) & (table["emotion"] == emotion)]
