@@ -18,16 +18,17 @@ import pandas as pd
 from ganon.reproduce import REPRODUCERS
 from ganon.reproduce.common import (
     MISSING,
+    OPENPEOPLE_DIR,
     DataUnavailable,
     SourceFaces,
     anonymizer_for,
+    openpeople_photos,
     paired_crops,
     provenance,
 )
 from ganon.reproduce.result import Result, Settings
 
-__all__ = ["EXTERNAL", "FIGURE3_COLUMNS", "OPENPEOPLE_PHOTOS", "TABLE1_ROWS", "figure3", "identity_models",
-           "openpeople_photos", "table1", "table1_faces"]
+__all__ = ["EXTERNAL", "FIGURE3_COLUMNS", "TABLE1_ROWS", "figure3", "identity_models", "table1", "table1_faces"]
 
 #: Table 1's rows for the methods ganon runs itself: ganon's method -> (method, kernel) as the paper's CSV writes them.
 TABLE1_ROWS: dict[str, tuple[str, str]] = {
@@ -42,38 +43,11 @@ EXTERNAL: dict[str, str] = {
 FIGURE3_COLUMNS = ("Original", "GANonymization", "DeepPrivacy2", "CIAGAN", "pixelate-8x8", "pixelate-16x16",
                    "blur-9x9", "blur-17x17")
 FACES_DIR = "table1_faces"
-#: openpeople's photos that show one face large (the postures are full-body shots, the character
-#: sheet shows several views of the person).
-OPENPEOPLE_PHOTOS: tuple[str, ...] = ("studio_portrait", "amateur_selfie")
-OPENPEOPLE_DIR = "openpeople_photos"
 
 
 def identity_models(settings: Settings) -> list[str]:
     """The recognizers Table 1 is measured with: the profile's ``identity``, then ``identity_models``."""
     return list(dict.fromkeys([settings.models["identity"], *(settings.models.get("identity_models") or [])]))
-
-
-def openpeople_photos(settings: Settings, out: Path, *, photos: tuple[str, ...] = OPENPEOPLE_PHOTOS) -> SourceFaces:
-    """openpeople's ``photos`` of every person, shrunk to 1024 px once into ``out`` (a cache of the package's files).
-
-    The table has ``path`` (the copy), ``relative`` (``openpeople/<person>/<photo>.png``), ``split`` (by
-    person, the profile's seed), ``subject``, ``Male`` and ``Young``. Raises ``DataUnavailable`` when
-    the package is not installed.
-    """
-    from ganon.data.datasets.openpeople import OpenPeople
-
-    try:
-        reader = OpenPeople(kinds=("photo",), seed=settings.seed)
-    except FileNotFoundError as error:
-        raise DataUnavailable(str(error)) from None
-    table = reader.read()
-    written = reader.materialize(out, frame=table[table["name"].isin(photos)].reset_index(drop=True))
-    written["photo"] = written.pop("path")
-    written["path"] = written.pop("file")
-    written["relative"] = [f"openpeople/{s}/{n}.png" for s, n in zip(written["subject"], written["name"])]
-    written = written.drop(columns=["crop", "expression", "label"])
-    written.attrs = {"dataset": "openpeople", "root": str(out), "split_seed": settings.seed}
-    return SourceFaces("openpeople", written, f"{len(written)} openpeople photos of {written['subject'].nunique()} people")
 
 
 def _source(settings: Settings, workdir: Path) -> SourceFaces:

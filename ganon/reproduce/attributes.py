@@ -17,12 +17,13 @@ import pandas as pd
 
 from ganon.data.datasets.openpeople import YOUNG_UP_TO
 from ganon.reproduce import REPRODUCERS
-from ganon.reproduce.anonymization import OPENPEOPLE_DIR, openpeople_photos
 from ganon.reproduce.common import (
     MISSING,
+    OPENPEOPLE_DIR,
     DataUnavailable,
     SourceFaces,
     cached,
+    openpeople_photos,
     paired_crops,
     provenance,
     source_dataset,

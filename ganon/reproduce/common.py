@@ -30,6 +30,7 @@ __all__ = [
     "SourceFaces",
     "anonymizer_for",
     "openpeople_expressions",
+    "openpeople_photos",
     "paired_crops",
     "provenance",
     "sample_faces",
@@ -42,6 +43,10 @@ logger = logging.getLogger(__name__)
 MISSING: tuple[type[Exception], ...] = (BackendUnavailableError, ModelUnavailableError, WeightsNotFoundError,
                                         DatasetLayoutError)
 STAMP = "stamp.json"
+#: openpeople's photos that show one face large (the postures are full-body shots, the character
+#: sheet shows several views of the person), and the run folder they are copied to.
+OPENPEOPLE_PHOTOS: tuple[str, ...] = ("studio_portrait", "amateur_selfie")
+OPENPEOPLE_DIR = "openpeople_photos"
 _VERSIONED = ("ganon", "numpy", "torch", "opencv-python-headless", "mediapipe", "dlib", "fer", "timm")
 
 
@@ -106,6 +111,29 @@ def source_dataset(settings: Settings, key: str, name: str, *, splits: tuple[str
     if limit:
         table = table.groupby("split", group_keys=False).head(limit) if "split" in table else table.head(limit)
     return SourceFaces(name, table, f"{len(table)} {name} photos")
+
+
+def openpeople_photos(settings: Settings, out: Path, *, photos: tuple[str, ...] = OPENPEOPLE_PHOTOS) -> SourceFaces:
+    """openpeople's ``photos`` of every person, shrunk to 1024 px once into ``out`` (a cache of the package's files).
+
+    The table has ``path`` (the copy), ``relative`` (``openpeople/<person>/<photo>.png``), ``split`` (by
+    person, the profile's seed), ``subject``, ``Male`` and ``Young``. Raises ``DataUnavailable`` when
+    the package is not installed.
+    """
+    from ganon.data.datasets.openpeople import OpenPeople
+
+    try:
+        reader = OpenPeople(kinds=("photo",), seed=settings.seed)
+    except FileNotFoundError as error:
+        raise DataUnavailable(str(error)) from None
+    table = reader.read()
+    written = reader.materialize(out, frame=table[table["name"].isin(photos)].reset_index(drop=True))
+    written["photo"] = written.pop("path")
+    written["path"] = written.pop("file")
+    written["relative"] = [f"openpeople/{s}/{n}.png" for s, n in zip(written["subject"], written["name"])]
+    written = written.drop(columns=["crop", "expression", "label"])
+    written.attrs = {"dataset": "openpeople", "root": str(out), "split_seed": settings.seed}
+    return SourceFaces("openpeople", written, f"{len(written)} openpeople photos of {written['subject'].nunique()} people")
 
 
 def openpeople_expressions(settings: Settings, out: Path, *, classes: Mapping[str, str],

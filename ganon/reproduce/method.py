@@ -206,8 +206,13 @@ def network_presets() -> pd.DataFrame:
     """Every pix2pix network preset: resolution, depth, channels, bottleneck, parameter counts, patch grid."""
     import torch
 
-    from ganon.models.pix2pix import (DISCRIMINATOR_PRESETS, GENERATOR_PRESETS, build_discriminator,
-                                      build_generator, count_parameters)
+    from ganon.models.pix2pix import (
+        DISCRIMINATOR_PRESETS,
+        GENERATOR_PRESETS,
+        build_discriminator,
+        build_generator,
+        count_parameters,
+    )
 
     rows = []
     for name in GENERATOR_PRESETS.names():
