@@ -106,3 +106,13 @@ def test_formatting_helpers() -> None:
     assert lines[2] == "| a\\|b | <0.001 | 0.1235 | 3 |"
     page = to_html(frame, caption="T<3>")
     assert "<caption>T&lt;3&gt;</caption>" in page and "&lt;0.001" in page and page.count("<tr>") == 3
+
+
+def test_stand_in_is_carried_for_a_table_with_one_key() -> None:
+    ours = pd.DataFrame({"attribute": ["Male", "Young"], "removed_fraction": [0.3, 0.5],
+                         "stand_in": ["age-gender for the CelebA ConvNeXt", "age-gender for the CelebA ConvNeXt"]})
+    beside = beside_paper(ours, "table6")
+    measured = beside[beside["ours"].notna()]
+    assert list(measured["attribute"]) == ["Male", "Young"]
+    assert set(measured["stand_in"]) == {"age-gender for the CelebA ConvNeXt"}
+    assert set(beside.loc[beside["ours"].isna(), "stand_in"]) == {""}

@@ -134,7 +134,8 @@ def beside_paper(ours: pd.DataFrame, table: TableName | str, *, how: Join = "out
     columns = [*spec.keys, "quantity", "ours", "paper", "paper_printed", "difference", "within_rounding"]
     if "stand_in" in ours.columns:  # which row of ours stands in for the paper's row
         stand_ins = _normalise_keys(ours, spec.keys).set_index(list(spec.keys))["stand_in"]
-        result["stand_in"] = [stand_ins.get(tuple(k), "") for k in result[list(spec.keys)].itertuples(index=False)]
+        keys = [tuple(k) if len(spec.keys) > 1 else k[0] for k in result[list(spec.keys)].itertuples(index=False)]
+        result["stand_in"] = [stand_ins.get(k, "") for k in keys]  # a single key indexes by its value
         result["stand_in"] = result["stand_in"].fillna("")
         columns.append("stand_in")
     return result[columns].reset_index(drop=True)

@@ -82,7 +82,7 @@ def table1_faces(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
     return crops, source
 
 
-def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame, note: str = "") -> pd.DataFrame:
+def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame, note: str = "", stand_in: str = "") -> pd.DataFrame:
     """The paper's rows in its order: the default recognizer's columns, then every recognizer side by side."""
     from ganon.evaluation.reference import paper_table
 
@@ -101,7 +101,8 @@ def _table1_rows(summary: pd.DataFrame, recognizers: pd.DataFrame, note: str = "
         rows.append({"method": method, "kernel": kernel, "cosine_distance": m["mean"],
                      "fraction_above_threshold": m["fraction_above_threshold"], "std": m["std"],
                      "n": m["n"], "n_no_face": m["n_no_face"], "backend": m["backend"],
-                     "metric": m["metric"], "threshold": m["threshold"], **wide.loc[mine].to_dict(), "note": note})
+                     "metric": m["metric"], "threshold": m["threshold"], **wide.loc[mine].to_dict(), "note": note,
+                     "stand_in": stand_in})
     table = pd.DataFrame(rows)
     return table[[c for c in table.columns if c != "note"] + ["note"]]
 
@@ -145,7 +146,8 @@ def table1(settings: Settings, *, workdir: Path) -> Result:
     default = identity_models(settings)[0]
     note = "" if default == "facenet512" else f"identity: {', '.join(models)} in place of Facenet512"
     note += f"; faces: {source.description}" if settings.dataset == "samples" else ""
-    table = _table1_rows(summaries[default], side_by_side(summaries), note.lstrip("; "))
+    stand_in = "" if default == "facenet512" else f"{', '.join(models)} for Facenet512"
+    table = _table1_rows(summaries[default], side_by_side(summaries), note.lstrip("; "), stand_in)
     frames = {"per_face": pd.concat(per_face, ignore_index=True)}
     if verification:
         frames["verification"] = pd.concat(verification, ignore_index=True)

@@ -44,6 +44,8 @@ LABELLED: tuple[str, ...] = ("Male", "Young")
 STAND_IN_OPTIONS: dict[str, dict[str, Any]] = {"age-gender": {"young_below": YOUNG_UP_TO + 1}}
 STAND_IN_NOTE = ("{model} (pretrained, not trained here) in place of the CelebA ConvNeXt; "
                  "openpeople close-ups, labels from its metadata")
+#: The same, as the reproduction report lists stand-ins ("ours for the paper's").
+STAND_IN = "{model} for the CelebA ConvNeXt; openpeople for CelebA"
 
 
 def attribute_crops(settings: Settings, workdir: Path) -> tuple[Any, SourceFaces]:
@@ -159,6 +161,7 @@ def stand_in_reports(settings: Settings, workdir: Path) -> tuple[pd.DataFrame, p
     report.insert(1, "train_data", [ORIGINAL if on == ORIGINAL else f"{ORIGINAL}, tested on {on}"
                                     for on in report["evaluated_on"]])
     report["note"] = STAND_IN_NOTE.format(model=removal.model)
+    report["stand_in"] = STAND_IN.format(model=removal.model)
     return report, confusions_per_set(removal, labels, LABELLED)
 
 
@@ -222,6 +225,7 @@ def table6(settings: Settings, *, workdir: Path) -> Result:
     table = removal.table6("GANonymization")
     if settings.dataset == "samples":
         table["note"] = STAND_IN_NOTE.format(model=removal.model)
+        table["stand_in"] = STAND_IN.format(model=removal.model)
     return Result("table6", table=table,
                   frames={"counts": removal.counts(), "all_methods": removal.removal()},
                   provenance=provenance(settings, attribute_model=removal.model, threshold=removal.threshold))
