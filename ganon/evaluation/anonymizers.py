@@ -95,7 +95,7 @@ class GanonMethod:
             name = "authors-crops" if self.weights == "ganonymization-publication" else f"ganon-{self.mode}"
             raise BackendUnavailableError("anonymization method", name,
                                           f"the generator weights {self.weights!r}", str(error)) from None
-        config = AnonymizeConfig(mode=self.mode, align=AlignConfig(size=self.size))  # type: ignore[arg-type]
+        config = AnonymizeConfig(mode=self.mode, align=AlignConfig(resolution=self.size))
         self._anonymizer = Anonymizer.from_weights(self.weights, config, device=self.device, batch_size=4)
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
