@@ -20,6 +20,12 @@ def train(
     lr: float | None = typer.Option(None, "--lr", help="Override the learning rate."),
     lambda_l1: float | None = typer.Option(None, "--lambda-l1", min=0.0,
                                            help="Override the L1 weight (paper: 100)."),
+    lambda_diversity: float | None = typer.Option(None, "--lambda-diversity", min=0.0,
+                                                  help="Coded variant: weight of the seed-diversity term."),
+    code_lr_multiplier: float | None = typer.Option(None, "--code-lr-multiplier", min=0.0,
+                                                    help="Coded variant: learning-rate factor of the code injection."),
+    no_dropout: bool = typer.Option(False, "--no-dropout", help="Train the generator without its dropout "
+                                    "(as at inference; needed by --lambda-diversity)."),
     double_forward: bool = typer.Option(False, "--double-forward", help="The authors' step (generator runs twice)."),
     precision: str = typer.Option("auto", "--precision", help="auto, 32, bf16-mixed, 16-mixed."),
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data-loader processes."),
@@ -39,11 +45,14 @@ def train(
     from ganon.training.fit import fit
 
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lambda_l1": lambda_l1,
+                 "lambda_diversity": lambda_diversity, "code_lr_multiplier": code_lr_multiplier,
                  "num_workers": workers, "seed": seed}
     changes = {k: v for k, v in overrides.items() if v is not None}
     changes["precision"] = precision
     if double_forward:
         changes["double_forward"] = True
+    if no_dropout:
+        changes["generator_dropout"] = False
     try:
         config = get_preset(preset).replace(**changes)
         devices_value: str | int = int(devices) if devices.isdigit() else devices

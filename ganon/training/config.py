@@ -32,6 +32,16 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_l1: float = 100.0
+    #: Coded variant only: weight of a diversity term (Yang et al. 2019, "diversity-sensitive cGAN"):
+    #: a second, random code per pair is rendered too, and the generator is rewarded for the L1
+    #: distance between the two faces per unit of code distance, capped at ``diversity_cap``.
+    lambda_diversity: float = 0.0
+    diversity_cap: float = 0.2
+    #: False: train the generator without its dropout, as it runs at inference. The diversity term
+    #: needs this: two dropout masks alone make two faces differ and would meet its cap.
+    generator_dropout: bool = True
+    #: Learning-rate multiplier for the code injection (fine-tuning: a fresh pathway on old weights).
+    code_lr_multiplier: float = 1.0
     gan_loss: Literal["lsgan"] = "lsgan"
     double_forward: bool = False
     hflip: bool = True
@@ -52,6 +62,13 @@ class TrainConfig:
             raise ValueError(f"resolution {self.resolution} does not fit generator {self.generator!r}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError(f"batch_size and epochs must be positive: {self}")
+        if self.lambda_diversity < 0 or self.diversity_cap <= 0 or self.code_lr_multiplier <= 0:
+            raise ValueError(f"lambda_diversity must be >= 0, diversity_cap and code_lr_multiplier > 0: {self}")
+        if self.lambda_diversity and not self.code_dim:
+            raise ValueError(f"lambda_diversity needs a coded generator, {self.generator!r} has no code")
+        if self.lambda_diversity and self.generator_dropout:
+            raise ValueError("lambda_diversity needs generator_dropout=False (--no-dropout): two dropout "
+                             "masks alone would make the two faces differ")
 
     @property
     def code_dim(self) -> int:

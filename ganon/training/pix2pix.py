@@ -33,6 +33,10 @@ class Pix2Pix(L.LightningModule):
         self.automatic_optimization = False
         self.generator = build_generator(config.generator, seed=config.seed)
         self.discriminator = build_discriminator(config.discriminator, seed=config.seed + 1)
+        if not config.generator_dropout:
+            for module in self.generator.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.p = 0.0
 
     @property
     def parameter_counts(self) -> dict[str, int]:
@@ -43,7 +47,14 @@ class Pix2Pix(L.LightningModule):
 
     def configure_optimizers(self):
         c = self.config
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=c.betas)
+        code = getattr(self.generator, "code", None)
+        if code is not None and c.code_lr_multiplier != 1.0:
+            ids = {id(p) for p in code.parameters()}
+            groups = [{"params": [p for p in self.generator.parameters() if id(p) not in ids]},
+                      {"params": list(code.parameters()), "lr": c.lr * c.code_lr_multiplier}]
+            opt_g = torch.optim.Adam(groups, lr=c.lr, betas=c.betas)
+        else:
+            opt_g = torch.optim.Adam(self.generator.parameters(), lr=c.lr, betas=c.betas)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=c.lr, betas=c.betas)
         return [opt_g, opt_d]
 
@@ -68,6 +79,16 @@ class Pix2Pix(L.LightningModule):
         g_gan = _lsgan(self.discriminator(fake, condition), real=True)
         g_l1 = F.l1_loss(fake.float(), target.float())
         g_loss = g_gan + self.config.lambda_l1 * g_l1
+        g_div = None
+        if code is not None and self.config.lambda_diversity > 0:
+            # A random second code for the same canvas: it has no target, so it must look real to D
+            # and differ from the first face; the reward is capped so that it cannot run away.
+            other = torch.randn_like(code)
+            fake_other = self.generator(condition, other)
+            g_gan = 0.5 * (g_gan + _lsgan(self.discriminator(fake_other, condition), real=True))
+            g_div = (fake.float() - fake_other.float()).abs().mean() / (code - other).abs().mean()
+            g_loss = (g_gan + self.config.lambda_l1 * g_l1
+                      - self.config.lambda_diversity * torch.clamp(g_div, max=self.config.diversity_cap))
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
@@ -79,6 +100,8 @@ class Pix2Pix(L.LightningModule):
         self.toggle_optimizer(opt_d)
         d_real = _lsgan(self.discriminator(target, condition), real=True)
         d_fake = _lsgan(self.discriminator(fake.detach(), condition), real=False)
+        if g_div is not None:
+            d_fake = 0.5 * (d_fake + _lsgan(self.discriminator(fake_other.detach(), condition), real=False))
         d_loss = 0.5 * (d_real + d_fake)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
@@ -87,7 +110,8 @@ class Pix2Pix(L.LightningModule):
 
         self.log_dict(
             {"train/g_loss": g_loss, "train/g_gan": g_gan, "train/g_l1": g_l1, "train/d_loss": d_loss,
-             "train/d_real": d_real, "train/d_fake": d_fake},
+             "train/d_real": d_real, "train/d_fake": d_fake,
+             **({"train/g_diversity": g_div} if g_div is not None else {})},
             prog_bar=False, on_step=True, on_epoch=False, batch_size=condition.shape[0],
         )
         self.log("l1", g_l1, prog_bar=True, on_step=True, on_epoch=False, logger=False)
