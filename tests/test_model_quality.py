@@ -160,3 +160,34 @@ def test_diversity_tells_one_painted_face_from_many(evaluator: ModelQuality, sam
     assert diversity["anonymized_mean_distance"] == 0.0
     assert diversity["anonymized_pairs_below_threshold"] == 1.0
     assert evaluator.summarize(records[:1])["diversity"] is None
+
+
+def test_seed_variation_of_a_coded_generator(samples_dir: Path, tmp_path: Path) -> None:
+    """A coded generator is measured with two recorded seeds: the same photo face drawn twice differs,
+    and a rerun gives the same distance; an un-coded generator reports that seeds change nothing."""
+    import torch
+
+    from ganon.models.checkpoint import save_generator
+    from ganon.models.pix2pix import build_generator
+
+    model = build_generator("small-128-coded", seed=0)
+    with torch.no_grad():
+        gen = torch.Generator().manual_seed(1)
+        for head in model.code.heads:  # a fresh injection ignores its code by design
+            head.weight.normal_(0.0, 0.2, generator=gen)
+    path = tmp_path / "coded.safetensors"
+    save_generator(path, model.eval(), card={"name": "coded-test"}, render_style="authors")
+    photos = [samples_dir / "photos" / "single_face.jpg"]
+    runs = [ModelQuality.from_weights(path, device="cpu").run(photos, {}, tmp_path / f"q{i}", progress=False)
+            for i in range(2)]
+    variation = runs[0]["seed_variation"]
+    assert variation["coded"] is True and variation["seeds"] == [1, 2] and variation["n"] == 1
+    assert variation["mean_distance"] > 0 and runs[1]["seed_variation"] == variation
+    with open(tmp_path / "q0" / "faces.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert float(row["seed_distance"]) == pytest.approx(variation["mean_distance"], abs=1e-4)
+
+
+def test_uncoded_generator_has_no_seed_variation(evaluator: ModelQuality) -> None:
+    assert evaluator.summarize([])["seed_variation"] == {
+        "coded": False, "note": "un-coded generator: every seed gives the same face"}

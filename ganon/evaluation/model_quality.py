@@ -3,13 +3,16 @@
 Per anonymized face: (a) identity, dlib's ResNet euclidean distance between the original aligned face
 and its anonymized crop (above 0.6: a different person); (b) realism proxy, whether RetinaFace finds
 a face in the crop and the MediaPipe face mesh finds its landmarks; (c) expression, mouth and eye
-opening measured on the mesh of the original and of the anonymized face, correlated over video frames.
+opening measured on the mesh of the original and of the anonymized face, correlated over video frames;
+(d) diversity, how alike the anonymized faces of different people are, and, for a seeded (coded)
+generator, how far apart two seeds' faces of the same photo face are.
 A side-by-side picture (original | landmarks | anonymized crops | composite) is written per photo.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -47,6 +50,9 @@ class QualityConfig:
     detector_threshold: float = 0.9
     detect_padding: float = 0.25
     panel: int = 256  # height of each panel of the side-by-side pictures
+    #: A coded generator is measured with the first seed and, for the seed variation, the second.
+    seeds: tuple[int, int] = (1, 2)
+    seed_distance: float = 0.5  # issue 16: two seeds should give faces at least this far apart (dlib)
 
 
 def pearson(a: Sequence[float], b: Sequence[float]) -> float:
@@ -74,6 +80,7 @@ class FaceQuality:
     mouth_anonymized: float | None = None
     eye_original: float | None = None
     eye_anonymized: float | None = None
+    seed_distance: float | None = None  # dlib distance to the same face drawn with the second seed
     # identity embeddings of the original and the anonymized face (kept out of faces.csv)
     embeddings: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
@@ -128,7 +135,9 @@ class ModelQuality:
         from ganon.backends.detectors import build_detector
         from ganon.backends.identity import DlibIdentity
 
-        self.anonymizer = anonymizer
+        # Quality is a measurement: a coded generator draws its codes from the recorded seeds.
+        self.anonymizer = anonymizer.with_config(seed=config.seeds[0]) if anonymizer.codes.effective else anonymizer
+        self.other_seed = (anonymizer.with_config(seed=config.seeds[1]) if anonymizer.codes.effective else None)
         self.config = config
         self.identity = DlibIdentity(metric="euclidean", assume_aligned=True)
         self.detector = build_detector(config.detector, score_threshold=config.detector_threshold)
@@ -170,14 +179,34 @@ class ModelQuality:
             record.eye_anonymized = eye_opening(marks)
         return record
 
+    def _seed_variation(self, stages: Sequence[FaceStages], records: Sequence[FaceQuality], *,
+                        source: str) -> None:
+        """Draw every synthesized face again with the second seed; record the dlib distance between the two."""
+        if self.other_seed is None:
+            return
+        again = [dataclasses.replace(s, code=self.other_seed.codes.for_face(source, i), synthesized=None)
+                 for i, s in enumerate(stages)]
+        self.other_seed.synthesize(again)
+        for stage, record in zip(again, records):
+            if record.embeddings is None or record.embeddings[1] is None or stage.synthesized is None:
+                continue
+            size = stage.aligned.image.shape[0]
+            crop = cv2.resize(stage.synthesized, (size, size), interpolation=cv2.INTER_LANCZOS4)
+            other = self.identity.embed(crop)
+            if other is not None:
+                record.seed_distance = round(self.identity.distance(record.embeddings[1], other), 5)
+
     def image(self, image: np.ndarray, *, source: str, kind: str,
               picture: Path | None = None) -> list[FaceQuality]:
         """Anonymize one image, measure its faces and, given ``picture``, write the side-by-side view."""
-        stages = self.anonymizer.prepare(image)
+        # A video's frames share their codes (one face per person through the clip), a photo has its own.
+        stages = self.anonymizer.prepare(image, source=source if kind == "photo" else kind)
         self.anonymizer.synthesize(stages)
         composite = self.anonymizer.with_config(mode="composite").assemble(image, stages)
         records = [self.measure(stage, source=source, kind=kind, index=i, status=outcome.status)
                    for i, (stage, outcome) in enumerate(zip(stages, composite.faces))]
+        if kind == "photo":
+            self._seed_variation(stages, records, source=source)
         if picture is not None:
             crops = self.anonymizer.with_config(mode="crops").assemble(image, stages).crops
             canvases = [s.canvas if s.canvas is not None else np.zeros_like(s.aligned.image[:8, :8])
@@ -256,8 +285,9 @@ class ModelQuality:
                     for r in measured),
             },
             "diversity": self.diversity(measured),
+            "seed_variation": self.seed_variation(measured),
             "expression": expression,
-            "config": asdict(self.config),
+            "config": json.loads(json.dumps(asdict(self.config))),  # tuples as JSON lists
         }
 
     def diversity(self, records: Sequence[FaceQuality]) -> dict[str, Any] | None:
@@ -281,6 +311,23 @@ class ModelQuality:
             "original_pairs_below_threshold": round(float((originals <= threshold).mean()), 4),
             "anonymized_pairs_below_threshold": round(float((anonymized <= threshold).mean()), 4),
         }
+
+
+    def seed_variation(self, records: Sequence[FaceQuality]) -> dict[str, Any]:
+        """Two seeds' faces of the same photo face (coded generators); an un-coded one has no variation."""
+        if self.other_seed is None:
+            return {"coded": False, "note": "un-coded generator: every seed gives the same face"}
+        distances = np.array([r.seed_distance for r in records if r.kind == "photo" and r.seed_distance is not None])
+        summary: dict[str, Any] = {"coded": True, "seeds": list(self.config.seeds), "n": len(distances)}
+        if len(distances):
+            summary.update({
+                "mean_distance": _round(float(distances.mean())),
+                "min_distance": _round(float(distances.min())),
+                f"fraction_at_least_{self.config.seed_distance}": round(
+                    float((distances >= self.config.seed_distance).mean()), 4),
+                "fraction_above_threshold": round(float((distances > self.config.identity_threshold).mean()), 4),
+            })
+        return summary
 
 
 def _round(value: float) -> float | None:
