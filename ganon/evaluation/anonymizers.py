@@ -80,6 +80,8 @@ class GanonMethod:
     weights: str = "ganon-synth-128"
     size: int = 256
     device: str = "cpu"
+    #: Appearance codes of a seeded (coded) generator, one fresh code per image; None: a new seed each run.
+    seed: int | None = 0
     _anonymizer: object = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -95,7 +97,7 @@ class GanonMethod:
             name = "authors-crops" if self.weights == "ganonymization-publication" else f"ganon-{self.mode}"
             raise BackendUnavailableError("anonymization method", name,
                                           f"the generator weights {self.weights!r}", str(error)) from None
-        config = AnonymizeConfig(mode=self.mode, align=AlignConfig(resolution=self.size))
+        config = AnonymizeConfig(mode=self.mode, align=AlignConfig(resolution=self.size), seed=self.seed)
         self._anonymizer = Anonymizer.from_weights(self.weights, config, device=self.device, batch_size=4)
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:

@@ -53,6 +53,8 @@ class AttackConfig:
     backend_options: dict[str, dict] = field(default_factory=lambda: {"dlib": {"upsample": 0}})
     outside: dict[str, str] = field(default_factory=dict)
     weights: str = "ganon-synth-128"
+    #: Seed of a coded generator's appearance codes (each image its own code); no effect on un-coded ones.
+    seed: int | None = 0
     #: Emotion backend for the expression cost, and its options (``fer`` cuts the face with a Haar cascade).
     emotion: str = "fer"
     emotion_options: dict = field(default_factory=lambda: {"crop": "haar"})
@@ -259,7 +261,8 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
     outputs: dict[str, dict[str, pd.DataFrame]] = {}
     for method_name in (*config.methods, *config.outside):
         outside = config.outside.get(method_name)
-        options = {"weights": config.weights} if method_name in ("ganon-crops", "ganon-composite") else {}
+        options = ({"weights": config.weights, "seed": config.seed}
+                   if method_name in ("ganon-crops", "ganon-composite") else {})
         try:
             method = None if outside else build_method(method_name, **options)
         except (BackendUnavailableError, ModelUnavailableError) as error:
