@@ -198,6 +198,11 @@ def test_coded_training_smoke_run_feeds_the_code(coded_pairs: Path, tmp_path: Pa
     assert result.steps == 4 and sorted((tmp_path / "run" / "samples").glob("*.png"))
     path, card = export_generator(result.checkpoint, tmp_path / "coded.safetensors")
     assert card["appearance_code"]["dim"] == 100 and any("small-128-coded" in c for c in card["appearance_code"]["recipe"])
+    # the card travels: no directory of this machine in it (run.json records absolute ones)
+    machine = str(coded_pairs.parent.parent)
+    assert machine in (tmp_path / "run" / "run.json").read_text()
+    assert machine not in json.dumps(card) and machine not in json.dumps(load_generator(path).card)
+    assert card["data"]["dir"].startswith("../") and card["data"]["dir"].endswith(coded_pairs.name)
     model = load_generator(path).model
     heads = torch.cat([h.weight.flatten() for h in model.code.heads])
     assert heads.abs().max() > 0  # the zero-initialised heads moved: the code is trained

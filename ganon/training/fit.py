@@ -348,6 +348,22 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not a readable ganon training checkpoint ({error})") from None
 
 
+def _portable(value: Any, run_dir: Path) -> Any:
+    """The card with every absolute path made relative: to the repository when inside it, else to the
+    run folder (a model card travels; this machine's directories mean nothing elsewhere)."""
+    if isinstance(value, dict):
+        return {k: _portable(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_portable(v, run_dir) for v in value)
+    if isinstance(value, str) and os.path.isabs(value):
+        repo = Path(__file__).resolve().parents[2]
+        path = Path(value).resolve()
+        if path.is_relative_to(repo):
+            return path.relative_to(repo).as_posix()
+        return Path(os.path.relpath(path, run_dir.resolve())).as_posix()
+    return value
+
+
 def export_generator(
     checkpoint: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -404,6 +420,7 @@ def export_generator(
 
         full_card["appearance_code"] = appearance_code_card(config)
     full_card.update(card or {})
+    full_card = _portable(full_card, run_dir)
     digest = save_generator(out, model, card=full_card, render_style=config.render_style,
                             dtype=torch.float16, overwrite=overwrite)
     full_card["sha256"] = digest
