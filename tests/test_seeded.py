@@ -289,3 +289,17 @@ def test_validation_of_a_coded_generator_measures_the_code(coded_pairs: Path) ->
     assert 0.0 <= varied["mesh_found"] <= 1.0
     with pytest.raises(ValueError, match="coded generator"):
         validate_coded(build_generator("tiny-64", seed=0), coded_pairs)
+
+
+def test_shipped_seeded_generator_varies_with_the_seed(samples_dir: Path) -> None:
+    """The shipped coded weights under attack as ``ganon-seeded-crops``: one seed gives the same crop
+    again, another seed a different face for the same photo."""
+    from ganon.evaluation.anonymizers import SEEDED_WEIGHTS, build_method
+    from ganon.imageio import read_image
+
+    assert SEEDED_WEIGHTS in shipped_weights()
+    photo = read_image(samples_dir / "photos" / "single_face.jpg").rgb
+    crops = [build_method("ganon-seeded-crops", seed=seed)(photo) for seed in (1, 1, 2)]
+    assert crops[0] is not None and crops[0].shape == (256, 256, 3)
+    assert np.array_equal(crops[0], crops[1])
+    assert np.abs(crops[0].astype(int) - crops[2].astype(int)).mean() > 2.0

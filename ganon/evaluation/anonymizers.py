@@ -4,7 +4,8 @@ A method turns one RGB photo into its anonymized version (or None when it has no
 ``original`` keeps it; the classical baselines of Table 1 (``blur-9x9``, ``blur-17x17``,
 ``pixelate-8x8``, ``pixelate-16x16``) are applied to every detected face box, as a deployed blur
 would be; ``ganon-crops`` is the paper's output (the synthesized, aligned face), ``ganon-composite``
-the photo with the face replaced; ``authors-crops`` runs the authors' checkpoint when it has been
+the photo with the face replaced; ``ganon-seeded-crops`` the seeded variant's crops (each photo its own
+appearance code, issue 16); ``authors-crops`` runs the authors' checkpoint when it has been
 fetched. Outside outputs (DeepPrivacy2, CIAGAN, ...) enter as a folder at the same relative paths.
 """
 
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 Method = Callable[[np.ndarray], "np.ndarray | None"]
 
 METHODS: Registry = Registry("anonymization method")
+#: The shipped seeded (appearance-code) generator, compared beside the profile's generator.
+SEEDED_WEIGHTS = "ganon-synth-128-coded"
 
 
 @METHODS.register("original")
@@ -94,7 +97,8 @@ class GanonMethod:
         try:
             resolve_weights(self.weights)
         except WeightsNotFoundError as error:
-            name = "authors-crops" if self.weights == "ganonymization-publication" else f"ganon-{self.mode}"
+            name = {"ganonymization-publication": "authors-crops",
+                    SEEDED_WEIGHTS: "ganon-seeded-crops"}.get(self.weights, f"ganon-{self.mode}")
             raise BackendUnavailableError("anonymization method", name,
                                           f"the generator weights {self.weights!r}", str(error)) from None
         config = AnonymizeConfig(mode=self.mode, align=AlignConfig(resolution=self.size), seed=self.seed)
@@ -112,6 +116,8 @@ class GanonMethod:
 
 METHODS.register("ganon-crops")(lambda **options: GanonMethod(mode="crops", **options))
 METHODS.register("ganon-composite")(lambda **options: GanonMethod(mode="composite", **options))
+METHODS.register("ganon-seeded-crops")(
+    lambda **options: GanonMethod(mode="crops", **{**options, "weights": SEEDED_WEIGHTS}))
 METHODS.register("authors-crops")(
     lambda **options: GanonMethod(mode="crops", weights="ganonymization-publication", **options))
 

@@ -262,7 +262,8 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
     for method_name in (*config.methods, *config.outside):
         outside = config.outside.get(method_name)
         options = ({"weights": config.weights, "seed": config.seed}
-                   if method_name in ("ganon-crops", "ganon-composite") else {})
+                   if method_name in ("ganon-crops", "ganon-composite")
+                   else {"seed": config.seed} if method_name == "ganon-seeded-crops" else {})
         try:
             method = None if outside else build_method(method_name, **options)
         except (BackendUnavailableError, ModelUnavailableError) as error:
