@@ -25,8 +25,6 @@ import pandas as pd
 
 from ganon.evaluation.attacks import AttackConfig, openpeople_attack_folders, run_attacks
 
-log = logging.getLogger(__name__)
-
 
 def measure(weights: str, folders: dict[str, Path], work: Path, *, backends: tuple[str, ...],
             seed: int) -> dict:

@@ -1,9 +1,9 @@
-"""Choose the seeded default's recipe on held-out synthetic pairs (issue 16), never on the sample photos.
+"""Choose the seeded model's recipe on held-out synthetic pairs (issue 16), never on the sample photos.
 
 Usage: ``python -m benchmarks.select_coded PAIRS RUN_OR_CKPT [RUN_OR_CKPT ...] --out R.json``: each run
 folder's last checkpoint (or a given ``.ckpt`` / ``.safetensors``) is measured with
 ``ganon.evaluation.seed_variation.validate_coded`` on the validation split of ``PAIRS``; the run's
-training settings are printed beside. Paths in the report are relative to the run folders' parent.
+training settings are printed beside. Runs are named by their folder name only.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     report = []
     for run in args.runs:
         generator, settings = load(run)

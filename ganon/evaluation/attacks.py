@@ -261,9 +261,11 @@ def run_attacks(gallery: Path | str, probe: Path | str, train: Path | str, work:
     outputs: dict[str, dict[str, pd.DataFrame]] = {}
     for method_name in (*config.methods, *config.outside):
         outside = config.outside.get(method_name)
-        options = ({"weights": config.weights, "seed": config.seed}
-                   if method_name in ("ganon-crops", "ganon-composite")
-                   else {"seed": config.seed} if method_name == "ganon-seeded-crops" else {})
+        options: dict = {}
+        if method_name in ("ganon-crops", "ganon-composite"):
+            options = {"weights": config.weights, "seed": config.seed}
+        elif method_name == "ganon-seeded-crops":  # its own weights, the suite's seed
+            options = {"seed": config.seed}
         try:
             method = None if outside else build_method(method_name, **options)
         except (BackendUnavailableError, ModelUnavailableError) as error:

@@ -312,7 +312,6 @@ class ModelQuality:
             "anonymized_pairs_below_threshold": round(float((anonymized <= threshold).mean()), 4),
         }
 
-
     def seed_variation(self, records: Sequence[FaceQuality]) -> dict[str, Any]:
         """Two seeds' faces of the same photo face (coded generators); an un-coded one has no variation."""
         if self.other_seed is None:

@@ -1,6 +1,6 @@
 """A coded generator on held-out synthetic pairs: how much its code changes a face (issue 16's recipe choice).
 
-The recipe of the seeded default is chosen here, on the validation split of ``ganon preprocess`` output
+The recipe of the seeded model is chosen here, on the validation split of ``ganon preprocess`` output
 of DCGAN faces, never on the sample photos that ``ganon models quality`` then reports. Per canvas:
 L1 to the target with the pair's own latent (does the code learn what z decided), dlib's distance
 between two random codes' faces (seed variation), whether the face mesh still finds a face (realism),
